@@ -1,0 +1,5 @@
+"""`python -m leakshield`."""
+
+from leakshield.cli import main
+
+main()

@@ -1,0 +1,130 @@
+"""The built-in checks: data directory, database, schema, and optional drivers."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from pathlib import Path
+
+from leakshield.config import Settings
+from leakshield.doctor._registry import Check, CheckResult, CheckStatus, register
+from leakshield.errors import LeakshieldError
+from leakshield.store import Database
+
+
+@register
+class DataDirectoryCheck(Check):
+    """The data directory exists and is writable, or can be created."""
+
+    name = "data directory"
+    required = True
+
+    def run(self, settings: Settings) -> CheckResult:
+        path = settings.data_dir
+        if path.is_dir():
+            if os.access(path, os.W_OK | os.X_OK):
+                return self.result(CheckStatus.OK, f"{path} (writable)")
+            return self.result(
+                CheckStatus.ERROR,
+                f"{path} is not writable",
+                "choose another with --data-dir or LEAKSHIELD_DATA_DIR, or fix its permissions",
+            )
+        if path.exists():
+            return self.result(
+                CheckStatus.ERROR, f"{path} exists but is not a directory", "remove it or move it"
+            )
+        parent = _nearest_existing(path)
+        if os.access(parent, os.W_OK | os.X_OK):
+            return self.result(CheckStatus.OK, f"{path} (created on first use)")
+        return self.result(
+            CheckStatus.ERROR,
+            f"{path} does not exist and {parent} is not writable",
+            "choose another with --data-dir or LEAKSHIELD_DATA_DIR",
+        )
+
+
+@register
+class DatabaseCheck(Check):
+    """The database answers a query."""
+
+    name = "database"
+    required = True
+
+    def run(self, settings: Settings) -> CheckResult:
+        database = Database(settings.database_url_or_default)
+        try:
+            if database.backend == "sqlite" and not _sqlite_file_exists(database):
+                return self.result(
+                    CheckStatus.OK, f"SQLite at {database.display_url} (created on first use)"
+                )
+            database.ping()
+            return self.result(CheckStatus.OK, f"{database.backend} at {database.display_url}")
+        except LeakshieldError as exc:
+            return self.result(
+                CheckStatus.ERROR,
+                exc.message,
+                "start the database, or fix LEAKSHIELD_DATABASE_URL",
+            )
+        finally:
+            database.dispose()
+
+
+@register
+class SchemaCheck(Check):
+    """Every migration shipped with this version has been applied."""
+
+    name = "database schema"
+    required = True
+
+    def run(self, settings: Settings) -> CheckResult:
+        database = Database(settings.database_url_or_default)
+        try:
+            if database.backend == "sqlite" and not _sqlite_file_exists(database):
+                return self.result(CheckStatus.OK, "created on first use")
+            state = database.schema_state()
+        finally:
+            database.dispose()
+        if state.from_newer_version:
+            return self.result(
+                CheckStatus.ERROR,
+                f"at revision {state.current}, written by a newer leakshield",
+                "upgrade leakshield",
+            )
+        if state.up_to_date:
+            return self.result(CheckStatus.OK, f"at revision {state.head}")
+        if state.current is None:
+            detail = "not initialised"
+        else:
+            detail = f"at revision {state.current}, this version needs {state.head}"
+        return self.result(
+            CheckStatus.MISSING, detail, "run `leakshield db upgrade` (or `leakshield serve`)"
+        )
+
+
+@register
+class PostgresDriverCheck(Check):
+    """psycopg, the driver for the PostgreSQL storage path."""
+
+    name = "postgresql driver"
+
+    def run(self, settings: Settings) -> CheckResult:
+        try:
+            version = importlib.metadata.version("psycopg")
+        except importlib.metadata.PackageNotFoundError:
+            return self.result(
+                CheckStatus.MISSING,
+                "psycopg is not installed; only SQLite can be used",
+                "pip install 'leakshield[postgres]'",
+            )
+        return self.result(CheckStatus.OK, f"psycopg {version}")
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _sqlite_file_exists(database: Database) -> bool:
+    name = database.url.database
+    return not name or name == ":memory:" or Path(name).exists()
