@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import importlib.util
 from collections.abc import Iterator
@@ -94,7 +95,8 @@ class Database:
         head, revisions = _shipped_revisions()
         with self._connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
-        return SchemaState(current=current, head=head, known=current in revisions | {None})
+        known = current is None or current in revisions
+        return SchemaState(current=current, head=head, known=known)
 
     def upgrade(self, revision: str = "head") -> SchemaState:
         """Apply migrations up to ``revision``; safe to run from several processes at once."""
@@ -111,28 +113,44 @@ class Database:
         self.engine.dispose()
 
     def _migrate(self, step: Any, revision: str) -> None:
-        state = self.schema_state()
-        if state.from_newer_version:
-            raise ConfigError(
-                f"The database {self.display_url} is at schema revision {state.current}, "
-                "written by a newer leakshield. Upgrade leakshield; do not downgrade the data."
-            )
-        with self._connect() as connection:
-            if self.backend == "postgresql":
-                # Serialise concurrent migrators (several workers starting at once).
+        with self._migration_lock(), self._connect() as connection:
+            # Read under the lock: another process may have just migrated.
+            current = MigrationContext.configure(connection).get_current_revision()
+            if current is not None and current not in _shipped_revisions()[1]:
+                raise ConfigError(
+                    f"The database {self.display_url} is at schema revision {current}, "
+                    "written by a newer leakshield. Upgrade leakshield; do not downgrade the data."
+                )
+            config = _alembic_config()
+            config.attributes["connection"] = connection
+            step(config, revision)
+            connection.commit()
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """Serialise migrators across processes (several workers starting at once)."""
+        if self.backend == "postgresql":
+            with self._connect() as connection:
                 connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
-                connection.commit()
-            try:
-                config = _alembic_config()
-                config.attributes["connection"] = connection
-                step(config, revision)
-                connection.commit()
-            finally:
-                if self.backend == "postgresql":
+                try:
+                    yield
+                finally:
                     connection.execute(
                         text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_KEY}
                     )
-                    connection.commit()
+            return
+        name = self.url.database
+        if not name or name == ":memory:":
+            yield
+            return
+        lock_path = Path(name).with_name(Path(name).name + ".migrate-lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with lock_path.open("a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
@@ -195,7 +213,7 @@ def _sqlite_engine(url: URL) -> Engine:
 
 
 @functools.cache
-def _shipped_revisions() -> tuple[str, frozenset[str | None]]:
+def _shipped_revisions() -> tuple[str, frozenset[str]]:
     """The head revision and every revision this version ships (read once per process)."""
     scripts = ScriptDirectory.from_config(_alembic_config())
     head = scripts.get_current_head()
