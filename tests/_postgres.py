@@ -4,7 +4,6 @@ listen on a free port on 127.0.0.1, removed afterwards."""
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import pwd
 import shutil
@@ -26,9 +25,9 @@ def find_bin_dir() -> Path | None:
         return Path(found).resolve().parent
     # Debian keeps the server binaries off PATH, one directory per major version.
     candidates = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(p.split("/")[4])
+        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[4])
     )
-    return Path(candidates[-1]).parent if candidates else None
+    return candidates[-1].parent if candidates else None
 
 
 def free_port() -> int:

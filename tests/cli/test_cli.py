@@ -35,9 +35,7 @@ def test_config_show_json_is_one_object_with_sources(cli: Cli, data_dir: Path) -
     assert record["config_file_exists"] is False
 
 
-def test_config_show_masks_the_database_password(
-    cli: Cli, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_config_show_masks_the_database_password(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEAKSHIELD_DATABASE_URL", "postgresql://alice:hunter2@db.example/x")
     result = cli("--json", "config", "show")
     assert result.exit_code == 0

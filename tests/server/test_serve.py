@@ -70,7 +70,7 @@ def test_serve_migrates_and_answers_status(
 
 
 def test_serve_binds_to_loopback_by_default(server: tuple[str, subprocess.Popen[str]]) -> None:
-    base, process = server
+    base, _process = server
     port = base.rsplit(":", 1)[1]
     listening = Path("/proc/net/tcp").read_text()
     # 0100007F is 127.0.0.1 in /proc/net/tcp's little-endian hex; 00000000 would be 0.0.0.0.
