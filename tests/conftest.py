@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._postgres import INSTALL_HINT, PostgresServer, find_bin_dir
+from tests._postgres import INSTALL_HINT, PostgresServer, find_bin_dir, free_port
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 _pg_skipped: list[str] = []
@@ -59,6 +59,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     server: PostgresServer = request.getfixturevalue("postgres")
     with server.fresh_database() as url:
         yield url
+
+
+@pytest.fixture
+def unreachable_database_url() -> str:
+    """A PostgreSQL URL, with a password, where nothing listens."""
+    return f"postgresql://someone:s3cret@127.0.0.1:{free_port()}/nothing"
 
 
 @dataclass

@@ -80,14 +80,13 @@ def test_db_upgrade_then_current(cli: Cli, data_dir: Path) -> None:
 
 
 def test_db_current_on_an_unreachable_database_exits_4(
-    cli: Cli, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, unreachable_database_url: str
 ) -> None:
-    from tests._postgres import free_port
-
-    monkeypatch.setenv("LEAKSHIELD_DATABASE_URL", f"postgresql://u@127.0.0.1:{free_port()}/x")
+    monkeypatch.setenv("LEAKSHIELD_DATABASE_URL", unreachable_database_url)
     result = cli("db", "current")
     assert result.exit_code == 4
     assert "Cannot connect to the database" in result.stderr
+    assert "s3cret" not in result.stderr
 
 
 def test_an_unexpected_exception_exits_70_and_asks_for_a_report(

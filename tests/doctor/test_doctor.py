@@ -38,17 +38,15 @@ def test_every_line_is_a_check_with_status_and_fix(cli: Cli) -> None:
 
 
 def test_an_unreachable_database_exits_4_and_says_how_to_fix(
-    cli: Cli, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, unreachable_database_url: str
 ) -> None:
-    from tests._postgres import free_port
-
-    monkeypatch.setenv("LEAKSHIELD_DATABASE_URL", f"postgresql://u:pw@127.0.0.1:{free_port()}/x")
+    monkeypatch.setenv("LEAKSHIELD_DATABASE_URL", unreachable_database_url)
     result = cli("doctor", "--json")
     assert result.exit_code == 4
     database = by_name(result.json_lines())["database"]
     assert database["status"] == "error"
     assert "LEAKSHIELD_DATABASE_URL" in str(database["fix"])
-    assert "pw@" not in result.stdout
+    assert "s3cret" not in result.stdout
 
 
 def test_a_schema_behind_is_missing_with_the_upgrade_command(cli: Cli, data_dir: Path) -> None:

@@ -63,10 +63,8 @@ def test_status_is_503_degraded_before_migration(database: Database) -> None:
     assert response.json()["database"]["schema_up_to_date"] is False
 
 
-def test_status_is_503_when_the_database_is_unreachable() -> None:
-    from tests._postgres import free_port
-
-    database = Database(f"postgresql://u@127.0.0.1:{free_port()}/x")
+def test_status_is_503_when_the_database_is_unreachable(unreachable_database_url: str) -> None:
+    database = Database(unreachable_database_url)
     response = make_client(database).get("/status")
     assert response.status_code == 503
     assert response.json()["database"]["reachable"] is False

@@ -133,10 +133,10 @@ def test_sqlite_in_an_uncreatable_directory_is_a_clear_error(tmp_path: Path) -> 
         db.ping()
 
 
-def test_unreachable_postgresql_is_a_clear_error_without_the_password() -> None:
-    from tests._postgres import free_port
-
-    db = Database(f"postgresql://someone:s3cret@127.0.0.1:{free_port()}/nothing")
+def test_unreachable_postgresql_is_a_clear_error_without_the_password(
+    unreachable_database_url: str,
+) -> None:
+    db = Database(unreachable_database_url)
     with pytest.raises(DatabaseUnavailableError) as caught:
         db.ping()
     message = caught.value.message
