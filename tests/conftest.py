@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +23,20 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         if name.startswith("LEAKSHIELD_") and not name.startswith("LEAKSHIELD_TEST_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("LEAKSHIELD_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """`serve` configures logging for the process; undo it so tests stay independent."""
+    names = ("leakshield", "uvicorn", "uvicorn.error", "uvicorn.access")
+    saved = {name: logging.getLogger(name) for name in names}
+    state = {
+        name: (log.handlers[:], log.level, log.propagate, log.disabled)
+        for name, log in saved.items()
+    }
+    yield
+    for name, log in saved.items():
+        log.handlers[:], log.level, log.propagate, log.disabled = state[name]
 
 
 @pytest.fixture

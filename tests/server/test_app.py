@@ -63,12 +63,19 @@ def test_status_is_503_degraded_before_migration(database: Database) -> None:
     assert response.json()["database"]["schema_up_to_date"] is False
 
 
-def test_status_is_503_when_the_database_is_unreachable(unreachable_database_url: str) -> None:
+def test_status_is_503_when_the_database_is_unreachable_and_logs_why(
+    unreachable_database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     database = Database(unreachable_database_url)
-    response = make_client(database).get("/status")
+    with caplog.at_level(logging.ERROR, logger="leakshield"):
+        response = make_client(database).get("/status")
     assert response.status_code == 503
     assert response.json()["database"]["reachable"] is False
-    assert "Cannot connect" in response.json()["database"]["error"]
+    assert "server log" in response.json()["database"]["error"]
+    assert "127.0.0.1" not in response.text  # where the database is stays private
+    logged = [r for r in caplog.records if r.getMessage() == "database unavailable"]
+    assert logged
+    assert "Cannot connect" in logged[0].detail
 
 
 @pytest.fixture
@@ -128,8 +135,6 @@ def test_a_validation_error_is_a_422_problem_without_echoing_input(client: TestC
 def test_a_crash_is_a_500_problem_that_leaks_nothing_and_is_logged(
     client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    logger = logging.getLogger("leakshield")
-    logger.propagate = True  # let caplog see it even if a serve test configured handlers
     with caplog.at_level(logging.ERROR, logger="leakshield"):
         response = client.get("/test/crash", headers={"X-Request-ID": "crash-1"})
     assert response.status_code == 500

@@ -58,7 +58,8 @@ class CliState:
         cls, ctx: typer.Context, *, data_dir: Path | None = None, json: bool = False
     ) -> CliState:
         """The state for a command, its own options winning over the global ones."""
-        state = ctx.find_root().obj if isinstance(ctx.find_root().obj, CliState) else cls()
+        root_obj = ctx.find_root().obj
+        state = root_obj if isinstance(root_obj, CliState) else cls()
         return dataclasses.replace(
             state, data_dir=data_dir or state.data_dir, json=json or state.json
         )

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from leakshield import __version__
 from leakshield.errors import LeakshieldError
+from leakshield.server._logging import logger
 from leakshield.store import Database
 
 router = APIRouter(tags=["status"])
@@ -39,12 +40,14 @@ def get_status(request: Request, response: Response) -> Status:
     try:
         schema = database.schema_state()
     except LeakshieldError as exc:
+        # /status needs no credentials: the detail (host, user) goes to the log, not the caller.
+        logger.error("database unavailable", extra={"detail": exc.message})
         db_status = DatabaseStatus(
             backend=database.backend,
             reachable=False,
             schema_revision=None,
             schema_up_to_date=False,
-            error=exc.message,
+            error="the database cannot be reached; the server log has the details",
         )
     else:
         db_status = DatabaseStatus(

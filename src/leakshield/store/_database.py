@@ -92,11 +92,8 @@ class Database:
 
     def schema_state(self) -> SchemaState:
         """The applied and the latest migration revision."""
-        head, revisions = _shipped_revisions()
         with self._connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
-        known = current is None or current in revisions
-        return SchemaState(current=current, head=head, known=known)
+            return _schema_state(connection)
 
     def upgrade(self, revision: str = "head") -> SchemaState:
         """Apply migrations up to ``revision``; safe to run from several processes at once."""
@@ -115,10 +112,10 @@ class Database:
     def _migrate(self, step: Any, revision: str) -> None:
         with self._migration_lock(), self._connect() as connection:
             # Read under the lock: another process may have just migrated.
-            current = MigrationContext.configure(connection).get_current_revision()
-            if current is not None and current not in _shipped_revisions()[1]:
+            state = _schema_state(connection)
+            if state.from_newer_version:
                 raise ConfigError(
-                    f"The database {self.display_url} is at schema revision {current}, "
+                    f"The database {self.display_url} is at schema revision {state.current}, "
                     "written by a newer leakshield. Upgrade leakshield; do not downgrade the data."
                 )
             config = _alembic_config()
@@ -210,6 +207,12 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.close()
 
     return engine
+
+
+def _schema_state(connection: Connection) -> SchemaState:
+    head, revisions = _shipped_revisions()
+    current = MigrationContext.configure(connection).get_current_revision()
+    return SchemaState(current=current, head=head, known=current is None or current in revisions)
 
 
 @functools.cache
