@@ -93,6 +93,18 @@ def test_a_missing_optional_driver_is_reported_but_not_fatal(
     assert "leakshield[postgres]" in str(driver["fix"])
 
 
+def test_an_unknown_leakshield_variable_is_flagged_but_not_fatal(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEAKSHIELD_PROT", "9000")
+    result = cli("doctor", "--json")
+    assert result.exit_code == 0
+    check = by_name(result.json_lines())["environment variables"]
+    assert check["status"] == "error"
+    assert "LEAKSHIELD_PROT" in str(check["detail"])
+    assert "LEAKSHIELD_PORT" in str(check["fix"])
+
+
 def test_a_data_dir_that_is_a_file_is_an_error(cli: Cli, data_dir: Path) -> None:
     data_dir.write_text("oops")
     result = cli("doctor", "--json")

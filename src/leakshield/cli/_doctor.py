@@ -26,7 +26,8 @@ def doctor(ctx: typer.Context, data_dir: DataDirOption = None, json: JsonOption 
     try:
         loaded = state.settings()
     except ConfigError as exc:
-        results = [CheckResult("configuration", CheckStatus.ERROR, exc.message, True, "fix it")]
+        fix = "correct the setting the detail names, or remove it to use the default"
+        results = [CheckResult("configuration", CheckStatus.ERROR, exc.message, True, fix)]
     else:
         path = loaded.settings.config_path
         detail = f"{path}" if path.exists() else f"no config file at {path}; defaults in force"

@@ -3,6 +3,8 @@
 from leakshield.config._settings import (
     CONFIG_FILE_ENV,
     DATA_DIR_ENV,
+    ENV_PREFIX,
+    TEST_ENV_PREFIX,
     LoadedSettings,
     Settings,
     default_data_dir,
@@ -13,6 +15,8 @@ from leakshield.config._settings import (
 __all__ = [
     "CONFIG_FILE_ENV",
     "DATA_DIR_ENV",
+    "ENV_PREFIX",
+    "TEST_ENV_PREFIX",
     "LoadedSettings",
     "Settings",
     "default_data_dir",

@@ -16,6 +16,8 @@ from sqlalchemy.exc import ArgumentError
 from leakshield.errors import ConfigError
 
 ENV_PREFIX = "LEAKSHIELD_"
+# Variables under this prefix belong to the test suite, not to settings.
+TEST_ENV_PREFIX = ENV_PREFIX + "TEST_"
 DATA_DIR_ENV = ENV_PREFIX + "DATA_DIR"
 CONFIG_FILE_ENV = ENV_PREFIX + "CONFIG_FILE"
 CONFIG_FILE_NAME = "config.toml"

@@ -6,10 +6,34 @@ import importlib.metadata
 import os
 from pathlib import Path
 
-from leakshield.config import Settings
+from leakshield.config import ENV_PREFIX, TEST_ENV_PREFIX, Settings
 from leakshield.doctor._registry import Check, CheckResult, CheckStatus, register
 from leakshield.errors import LeakshieldError
 from leakshield.store import Database
+
+
+@register
+class EnvironmentCheck(Check):
+    """No LEAKSHIELD_* variable is set that no setting reads (a typo goes unnoticed otherwise)."""
+
+    name = "environment variables"
+
+    def run(self, settings: Settings) -> CheckResult:
+        known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+        unknown = sorted(
+            name
+            for name in os.environ
+            if name.startswith(ENV_PREFIX)
+            and not name.startswith(TEST_ENV_PREFIX)
+            and name not in known
+        )
+        if not unknown:
+            return self.result(CheckStatus.OK, "no unknown LEAKSHIELD_* variables")
+        return self.result(
+            CheckStatus.ERROR,
+            f"set but not read by any setting: {', '.join(unknown)}",
+            f"correct or unset them; the settings are {', '.join(sorted(known))}",
+        )
 
 
 @register
