@@ -59,6 +59,23 @@ def test_command_line_data_dir_wins_and_its_config_file_is_read(tmp_path: Path) 
     assert settings.port == 9100
 
 
+def test_an_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
+    monkeypatch.setenv("LEAKSHIELD_PORT", "")
+    monkeypatch.setenv("LEAKSHIELD_DATA_DIR", "")
+    settings = load_settings().settings
+    assert settings.port == 8750
+    assert settings.data_dir == default_data_dir()
+
+
+def test_a_relative_data_dir_is_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(data_dir=Path("rel")).settings
+    assert settings.data_dir == tmp_path / "rel"
+    assert settings.database_url_or_default == f"sqlite:///{tmp_path / 'rel' / 'leakshield.db'}"
+
+
 def test_explicit_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "elsewhere.toml"
     path.write_text("port = 9200\n")

@@ -34,7 +34,10 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """Every setting of leakshield. Field descriptions are the user documentation."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+    # An empty variable (LEAKSHIELD_DATA_DIR=) counts as unset, never as "the current directory".
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid", frozen=True
+    )
 
     data_dir: Path = Field(
         default_factory=default_data_dir,
@@ -63,6 +66,12 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         default="json", description="Server log lines: one JSON object each, or plain text."
     )
+
+    @field_validator("data_dir", "config_file")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        # Absolute, so that the SQLite URL and messages do not depend on the working directory.
+        return None if value is None else value.expanduser().absolute()
 
     @field_validator("database_url")
     @classmethod
