@@ -1,4 +1,4 @@
-"""Results to stdout (JSON lines in --json mode), messages to stderr."""
+"""Results on stdout: JSON lines in --json mode, rich text otherwise."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ class Output:
     def __init__(self, *, json_mode: bool) -> None:
         self.json_mode = json_mode
         self.stdout = Console(highlight=False, soft_wrap=True)
-        self.stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
     def result(self, record: dict[str, Any], human: RenderableType | None = None) -> None:
         """One result: ``record`` as a JSON line in --json mode, else ``human`` on stdout."""
@@ -24,11 +23,3 @@ class Output:
             sys.stdout.flush()
         elif human is not None:
             self.stdout.print(human)
-
-    def message(self, text: str) -> None:
-        """A message for the person at the terminal; stderr, so that results stay parseable."""
-        self.stderr.print(text)
-
-    def error(self, text: str) -> None:
-        """An error message on stderr."""
-        self.stderr.print(f"[bold red]error:[/] {text}", markup=True)
