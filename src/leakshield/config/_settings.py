@@ -67,6 +67,24 @@ class Settings(BaseSettings):
         default="json", description="Server log lines: one JSON object each, or plain text."
     )
 
+    media_max_file_bytes: int = Field(
+        default=4 << 30,
+        ge=1,
+        description="Largest media file leakshield reads, in bytes; larger ones are refused.",
+    )
+    media_max_pixels: int = Field(
+        default=150_000_000,
+        ge=1,
+        description="Most pixels an image or a video frame may have; a header claiming more "
+        "is refused before anything is decoded.",
+    )
+    media_max_video_seconds: float = Field(
+        default=4 * 3600.0, gt=0, description="Longest video leakshield decodes, in seconds."
+    )
+    media_max_video_frames: int = Field(
+        default=1_000_000, ge=1, description="Most frames leakshield decodes from one video."
+    )
+
     @field_validator("data_dir", "config_file")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:

@@ -1,0 +1,54 @@
+"""Bounds on untrusted media, so that a hostile file is refused instead of eating the machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from leakshield.media._errors import MediaError
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """How much work one file may ask for. Each bound refused is a `MediaError`."""
+
+    max_file_bytes: int = 4 << 30
+    max_pixels: int = 150_000_000
+    max_video_seconds: float = 4 * 3600.0
+    max_video_frames: int = 1_000_000
+
+    def check_file(self, path: Path) -> int:
+        """The file's size in bytes, after checking it is a readable, non-empty, bounded file."""
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            raise MediaError("not-found", "no such file") from None
+        except OSError as exc:
+            raise MediaError("unreadable", f"cannot read the file: {exc.strerror}") from None
+        if path.is_dir():
+            raise MediaError("unreadable", "is a directory; pass --recursive to hash its files")
+        if stat.st_size == 0:
+            raise MediaError("empty", "the file is empty (0 bytes)")
+        if stat.st_size > self.max_file_bytes:
+            raise MediaError(
+                "file-too-large",
+                f"the file is {stat.st_size:,} bytes, over the limit of "
+                f"{self.max_file_bytes:,}; raise LEAKSHIELD_MEDIA_MAX_FILE_BYTES to allow it",
+            )
+        try:
+            with path.open("rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            raise MediaError("unreadable", f"cannot read the file: {exc.strerror}") from None
+        return stat.st_size
+
+    def check_pixels(self, width: int, height: int) -> None:
+        """Refuse an image or video frame whose pixel count is over the limit."""
+        if width <= 0 or height <= 0:
+            raise MediaError("corrupt", f"the image claims a size of {width}x{height}")
+        if width * height > self.max_pixels:
+            raise MediaError(
+                "too-many-pixels",
+                f"{width}x{height} is {width * height:,} pixels, over the limit of "
+                f"{self.max_pixels:,}; raise LEAKSHIELD_MEDIA_MAX_PIXELS to allow it",
+            )
