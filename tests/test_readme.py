@@ -7,7 +7,11 @@ import shlex
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+from PIL import Image
+
 from tests.conftest import CliResult
+from tests.signals.conftest import PDQ_DIR, VPDQ_DIR
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -35,3 +39,22 @@ def test_usage_examples_run(cli: Callable[..., CliResult]) -> None:
         assert result.exit_code == 0, f"{command}: {result.stderr}"
         ran += 1
     assert ran >= 4
+
+
+def test_fingerprint_examples_run(
+    cli: Callable[..., CliResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo = Image.open(PDQ_DIR / "bridge-mods" / "aaa-orig.jpg")
+    photo.save(tmp_path / "photo.jpg")
+    photo.rotate(90, expand=True).save(tmp_path / "photo-rotated.jpg")
+    (tmp_path / "clip.mp4").write_bytes((VPDQ_DIR / "doorknob-hd-no-bar.mp4").read_bytes())
+    (tmp_path / "Pictures" / "2026").mkdir(parents=True)
+    photo.save(tmp_path / "Pictures" / "2026" / "a.png")
+    monkeypatch.chdir(tmp_path)
+    commands = [line.split("#")[0] for line in code_blocks("Usage")[1]]
+    assert len(commands) == 4
+    for command in commands:
+        result = cli(*shlex.split(command)[1:])
+        assert result.exit_code == 0, f"{command}: {result.stderr}"
+        if "compare" in command:
+            assert result.stdout.startswith("match"), result.stdout

@@ -31,6 +31,8 @@ from leakshield.signals import (
     parse_operand,
 )
 
+_PARALLEL_FROM = 8
+
 EveryOption = Annotated[
     float,
     typer.Option("--every", min=0.001, help="Hash one video frame per this many seconds."),
@@ -62,7 +64,12 @@ def hash_command(
     ] = False,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", "-j", min=1, help="Processes to use (default: one per core)."),
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Processes to use (default: one per core when there are 8 files or more).",
+        ),
     ] = None,
     every: EveryOption = 1.0,
     every_frame: EveryFrameOption = False,
@@ -80,7 +87,8 @@ def hash_command(
     files = expand_paths(paths, recursive=recursive)
     if not files:
         raise UsageError("no files to hash under the directories given")
-    workers = min(jobs or default_jobs(), len(files))
+    # Starting a process costs about a second: not worth it for a handful of files.
+    workers = min(jobs or (default_jobs() if len(files) >= _PARALLEL_FROM else 1), len(files))
     out = state.output
     stderr = Console(stderr=True, highlight=False)
     failed = 0

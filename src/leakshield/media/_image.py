@@ -96,14 +96,23 @@ def _decode(
     scale = 1
     if reduction > 1 and fmt == "JPEG" and mode in ("RGB", "L", "YCbCr"):
         # JPEG stores luma as its Y channel: decoding only Y skips the colour conversion.
-        reduced = (math.ceil(full_width / reduction), math.ceil(full_height / reduction))
-        image.draft("L", reduced)
-        scale = reduction if image.size == reduced else 1
+        # Pillow picks the largest scale whose output is at least the size asked for.
+        image.draft("L", (full_width // reduction, full_height // reduction))
+        scale = next(
+            (s for s in (1, *_JPEG_SCALES) if image.size == _reduced(full_width, full_height, s)),
+            0,
+        )
+        if not scale or scale > reduction:
+            raise MediaError("corrupt", "the JPEG decoder chose an unexpected scale")
     image.load()
-    if image.size != (math.ceil(full_width / scale), math.ceil(full_height / scale)):
+    if image.size != _reduced(full_width, full_height, scale):
         raise MediaError("corrupt", "the decoder returned an image of unexpected size")
     plane = _to_luma(image)
     return LumaImage(plane, full_height, full_width, orientation, fmt, mode, scale)
+
+
+def _reduced(width: int, height: int, scale: int) -> tuple[int, int]:
+    return math.ceil(width / scale), math.ceil(height / scale)
 
 
 def _orientation(image: Image.Image) -> int:
