@@ -70,7 +70,9 @@ def test_every_colour_mode_file_hashes_like_the_original() -> None:
         assert pdq_from_file(path, LIMITS).hash - original.hash <= 10, path.name
 
 
-@pytest.mark.parametrize("name", ["misc-images/small.jpg", "reg-test-input/labelme-subset/q0003.jpg"])
+@pytest.mark.parametrize(
+    "name", ["misc-images/small.jpg", "reg-test-input/labelme-subset/q0003.jpg"]
+)
 def test_small_and_featureless_images_are_marked_unusable(name: str) -> None:
     result = pdq_from_file(PDQ_DIR / name, LIMITS)
     assert result.quality < 50

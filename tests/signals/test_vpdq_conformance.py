@@ -71,7 +71,9 @@ def test_the_large_logo_edit_scores_as_the_reference_does() -> None:
     assert got.match == expected.match
 
 
-@pytest.mark.parametrize("other", ["pattern-hd-no-bar", "pattern-sd-grey-bar", "doorknob-hd-no-bar"])
+@pytest.mark.parametrize(
+    "other", ["pattern-hd-no-bar", "pattern-sd-grey-bar", "doorknob-hd-no-bar"]
+)
 @pytest.mark.parametrize("every", [1.0, None])
 def test_different_videos_do_not_match_the_chair(other: str, every: float | None) -> None:
     for chair in ("chair-orig-22-sd-bar", "chair-22-sd-grey-bar"):
