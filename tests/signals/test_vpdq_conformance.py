@@ -49,7 +49,7 @@ def test_sampling_takes_about_one_frame_per_second(name: str) -> None:
     assert len(sampled) == int(duration) + 1
     by_time = {f.frame: f for f in every_frame}
     for second, frame in enumerate(sampled):
-        assert second <= frame.timestamp < second + 0.2
+        assert second <= frame.timestamp < second + 0.034  # the frame at the second itself
         # A sampled frame is the same frame as in the every-frame run, bit for bit.
         assert frame.hash - by_time[frame.frame].hash == 0
 

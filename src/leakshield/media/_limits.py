@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat as stat_module
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +26,11 @@ class MediaLimits:
             raise MediaError("not-found", "no such file") from None
         except OSError as exc:
             raise MediaError("unreadable", f"cannot read the file: {exc.strerror}") from None
-        if path.is_dir():
+        if stat_module.S_ISDIR(stat.st_mode):
             raise MediaError("unreadable", "is a directory; pass --recursive to hash its files")
+        if not stat_module.S_ISREG(stat.st_mode):
+            # A FIFO or a device could block or never end.
+            raise MediaError("unreadable", "not a regular file (a pipe, socket or device)")
         if stat.st_size == 0:
             raise MediaError("empty", "the file is empty (0 bytes)")
         if stat.st_size > self.max_file_bytes:

@@ -69,33 +69,57 @@ def iter_video_luma(
 ) -> Iterator[VideoFrameLuma]:
     """Yield the luma of every frame (``every=None``) or of one frame per ``every`` seconds.
 
-    A sampled frame is the first decodable frame at or after each multiple of
-    ``every``; its own timestamp is reported. Raises `MediaError` when the file is
-    refused or cannot be decoded, possibly after some frames were yielded.
+    A sampled frame is the first frame at or after each multiple of ``every``; its
+    own timestamp is reported. Raises `MediaError` when the file is refused or
+    cannot be decoded, possibly after some frames were yielded.
     """
     if every is not None and every <= 0:
         raise ValueError("every must be positive, or None for every frame")
     limits.check_file(path)
+    timed = every is not None and _has_timestamps(path, limits)
+    container = _open(path)
     try:
-        with av.open(str(path)) as container:
-            stream = _video_stream(container, limits)
-            if every is None:
-                yield from _every_frame(container, stream, limits)
-            else:
-                yield from _sampled(container, stream, limits, every)
+        stream = _video_stream(container, limits)
+        if every is None:
+            yield from _every_frame(container, stream, limits)
+        elif timed:
+            yield from _sampled(container, stream, limits, every)
+        else:
+            # A raw stream has no timestamps to skip by: decode it all, time by frame count.
+            yield from _sampled_by_count(container, stream, limits, every)
     except MediaError:
         raise
-    except av.error.InvalidDataError:
-        raise MediaError("unsupported-format", "not a video format leakshield can read") from None
     except (av.error.FFmpegError, ValueError, OverflowError) as exc:
         raise MediaError("corrupt", f"the video could not be decoded: {exc}") from None
+    finally:
+        container.close()
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(path))
+    except av.error.InvalidDataError:
+        raise MediaError("unsupported-format", "not a video format leakshield can read") from None
+    except av.error.FFmpegError as exc:
+        raise MediaError("corrupt", f"the video could not be opened: {exc}") from None
+
+
+def _has_timestamps(path: Path, limits: MediaLimits) -> bool:
+    """Whether the first video packet carries a presentation timestamp."""
+    with _open(path) as container:
+        stream = _video_stream(container, limits)
+        try:
+            packet = next((p for p in container.demux(stream) if p.size), None)
+        except (av.error.FFmpegError, ValueError):
+            return False
+        return packet is not None and packet.pts is not None
 
 
 def video_info(path: Path, limits: MediaLimits) -> VideoInfo:
     """The codec, size, frame rate and duration of the file's first video stream."""
     limits.check_file(path)
     try:
-        with av.open(str(path)) as container:
+        with _open(path) as container:
             stream = _video_stream(container, limits)
             rate = stream.average_rate or stream.guessed_rate
             return VideoInfo(
@@ -107,8 +131,6 @@ def video_info(path: Path, limits: MediaLimits) -> VideoInfo:
             )
     except MediaError:
         raise
-    except av.error.InvalidDataError:
-        raise MediaError("unsupported-format", "not a video format leakshield can read") from None
     except av.error.FFmpegError as exc:
         raise MediaError("corrupt", f"the video could not be read: {exc}") from None
 
@@ -122,7 +144,7 @@ def _video_stream(
     limits.check_pixels(stream.codec_context.width, stream.codec_context.height)
     duration = _duration(container, stream)
     if duration is not None and duration > limits.max_video_seconds:
-        raise _too_long(f"it lasts {duration:,.0f} s", limits)
+        raise _too_long(f"it lasts {duration:g} s", limits)
     return stream
 
 
@@ -139,7 +161,7 @@ def _duration(
 def _too_long(what: str, limits: MediaLimits) -> MediaError:
     return MediaError(
         "video-too-long",
-        f"{what}, over the limit of {limits.max_video_seconds:,.0f} s or "
+        f"{what}, over the limit of {limits.max_video_seconds:g} s or "
         f"{limits.max_video_frames:,} frames; raise LEAKSHIELD_MEDIA_MAX_VIDEO_SECONDS "
         "or LEAKSHIELD_MEDIA_MAX_VIDEO_FRAMES to allow it",
     )
@@ -159,6 +181,13 @@ class _Clock:
     def seconds(self, pts: int | None) -> float | None:
         return None if pts is None else float((pts - self.start) * self.time_base)
 
+    def frame_seconds(self, frame: av.video.frame.VideoFrame, index: int) -> float:
+        """The frame's time, or its number over the frame rate when it has no timestamp."""
+        seconds = self.seconds(frame.pts)
+        if seconds is None:
+            seconds = index / self.fps if self.fps else 0.0
+        return seconds
+
     def count_packet(self, seconds: float | None) -> None:
         self.packets += 1
         if self.packets > self.limits.max_video_frames:
@@ -166,7 +195,7 @@ class _Clock:
                 f"it has more than {self.limits.max_video_frames:,} frames", self.limits
             )
         if seconds is not None and seconds > self.limits.max_video_seconds:
-            raise _too_long(f"it runs past {seconds:,.0f} s", self.limits)
+            raise _too_long(f"it runs past {seconds:g} s", self.limits)
 
 
 def _every_frame(
@@ -176,11 +205,26 @@ def _every_frame(
 ) -> Iterator[VideoFrameLuma]:
     clock = _Clock(stream, limits)
     for index, frame in enumerate(container.decode(stream)):
-        seconds = clock.seconds(frame.pts)
+        seconds = clock.frame_seconds(frame, index)
         clock.count_packet(seconds)
-        if seconds is None:
-            seconds = index / clock.fps if clock.fps else 0.0
         yield VideoFrameLuma(index, seconds, frame_luma(frame))
+
+
+def _sampled_by_count(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    limits: MediaLimits,
+    every: float,
+) -> Iterator[VideoFrameLuma]:
+    clock = _Clock(stream, limits)
+    next_time = 0.0
+    for index, frame in enumerate(container.decode(stream)):
+        seconds = clock.frame_seconds(frame, index)
+        clock.count_packet(seconds)
+        if seconds >= next_time - _EPSILON:
+            while next_time <= seconds + _EPSILON:
+                next_time += every
+            yield VideoFrameLuma(index, seconds, frame_luma(frame))
 
 
 def _sampled(
@@ -191,10 +235,17 @@ def _sampled(
 ) -> Iterator[VideoFrameLuma]:
     clock = _Clock(stream, limits)
     decoder = stream.codec_context
-    if decoder.name in _SKIP_NONREF_CODECS:
-        # Frames nothing refers to are only worth decoding when they are the sample.
-        decoder.skip_frame = "NONREF"
+    # Frames nothing refers to are only worth decoding when they may be the sample.
+    skip_nonref = decoder.name in _SKIP_NONREF_CODECS
     sampler = _Sampler(clock, every)
+
+    def decode(packet: av.Packet[Any]) -> Iterator[VideoFrameLuma]:
+        if skip_nonref:
+            seconds = clock.seconds(packet.pts)
+            wanted = seconds is None or seconds >= sampler.next_time - _EPSILON
+            decoder.skip_frame = "DEFAULT" if wanted else "NONREF"
+        yield from sampler.take(decoder.decode(packet))
+
     pending: list[av.Packet[Any]] = []
     live = False  # the decoder holds state from packets sent since its last flush
     for packet in container.demux(stream):
@@ -214,11 +265,11 @@ def _sampled(
         pending.append(packet)
         if seconds is not None and seconds >= sampler.next_time - _EPSILON:
             for held in pending:
-                yield from sampler.take(decoder.decode(held))
+                yield from decode(held)
             pending.clear()
             live = True
     for held in pending:
-        yield from sampler.take(decoder.decode(held))
+        yield from decode(held)
         live = True
     if live:
         yield from sampler.take(decoder.decode(None))

@@ -158,28 +158,27 @@ def _compare_pdq(a: Operand, b: Operand, options: CompareOptions) -> Comparison:
     else:
         assert isinstance(b, PdqHash)
         other = b
-    distance = variants["original"] - other
+    # A rotation or mirror image counts when it brings the distance within the
+    # threshold; otherwise the plain distance is the one reported.
     best_name, best = min(variants.items(), key=lambda item: item[1] - other)
-    best_distance = best - other
+    distance, transform = variants["original"] - other, None
+    if best_name != "original" and best - other <= options.distance < distance:
+        distance, transform = best - other, best_name
     low = [q for q in (quality_a, quality_b) if q is not None and q < options.min_quality]
-    within = best_distance <= options.distance
-    transform: Transform | None = None
-    if within and best_name != "original" and best_distance < distance:
-        transform = best_name
+    within = distance <= options.distance
+    how = f" with {transform} applied" if transform else ""
     if low:
         reason = f"quality {min(low)} is below {options.min_quality}: too little detail to match"
-    elif within and transform:
-        reason = f"matches when {transform} is applied (distance {best_distance})"
     elif within:
-        reason = f"distance {distance} <= {options.distance}"
+        reason = f"distance {distance}{how} <= {options.distance}"
     else:
-        reason = f"distance {best_distance} > {options.distance}"
+        reason = f"distance {distance}{how} > {options.distance}"
     return Comparison(
         _label(a),
         _label(b),
         "pdq",
         within and not low,
-        best_distance if transform else distance,
+        distance,
         options.distance,
         transform,
         (quality_a, quality_b) if isinstance(a, Path) or isinstance(b, Path) else None,

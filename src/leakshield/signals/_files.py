@@ -137,15 +137,13 @@ def hash_files(
 
 def expand_paths(inputs: Sequence[Path], *, recursive: bool) -> list[Path]:
     """The files to hash: each input, with directories replaced by the files under them
-    (sorted) when ``recursive``. A directory without ``recursive`` stays, to be reported."""
+    (sorted by path) when ``recursive``. A directory without ``recursive`` stays, to be reported."""
     files: list[Path] = []
     for item in inputs:
         if recursive and item.is_dir():
-            for root, dirs, names in os.walk(item):
-                dirs.sort()
-                files.extend(
-                    Path(root, name) for name in sorted(names) if Path(root, name).is_file()
-                )
+            # Symlinked directories are not followed, so a link loop cannot recurse forever.
+            found = (Path(root, name) for root, _, names in os.walk(item) for name in names)
+            files.extend(sorted(path for path in found if path.is_file()))
         else:
             files.append(item)
     return files
