@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from leakshield.errors import UsageError
 from leakshield.media import detect_media_type
 from leakshield.signals._base import FixedHash, Signal, parse_signal, signal_types
@@ -91,9 +93,11 @@ def compare(a: Operand, b: Operand, options: CompareOptions | None = None) -> Co
     kind = _signal_type(a, b, options)
     if kind in (Md5Hash, Sha256Hash):
         return _compare_exact(a, b, kind)
-    if kind is PdqHash:
-        return _compare_pdq(a, b, options)
-    return _compare_vpdq(a, b, options)
+    # Small matrices: BLAS threads would cost more than they give (see hash_files).
+    with threadpool_limits(limits=1, user_api="blas"):
+        if kind is PdqHash:
+            return _compare_pdq(a, b, options)
+        return _compare_vpdq(a, b, options)
 
 
 def _label(operand: Operand) -> str:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from leakshield.media import MediaError, MediaLimits, MediaType, detect_media_type
 from leakshield.signals._digests import Md5Hash, Sha256Hash, file_digests
 from leakshield.signals._pdq import PdqResult, pdq_from_file
@@ -111,15 +113,21 @@ def hash_outcome(path: Path, options: HashOptions) -> HashOutcome:
 def hash_files(
     paths: Iterable[Path], options: HashOptions | None = None, *, jobs: int = 1
 ) -> Iterator[HashOutcome]:
-    """Hash many files with ``jobs`` processes, yielding outcomes in input order."""
+    """Hash many files with ``jobs`` processes, yielding outcomes in input order.
+
+    Each process does its linear algebra on one thread: hashing is parallel across
+    files, and BLAS threads inside each would only compete for the same cores.
+    """
     options = options or HashOptions()
     if jobs <= 1:
-        for path in paths:
-            yield hash_outcome(path, options)
+        with threadpool_limits(limits=1, user_api="blas"):
+            for path in paths:
+                yield hash_outcome(path, options)
         return
     # spawn, not fork: the caller may run threads (a progress bar) that fork would copy.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_one_blas_thread)
+    with pool:
         pending: deque[Future[HashOutcome]] = deque()
         remaining = iter(paths)
         try:
@@ -133,6 +141,11 @@ def hash_files(
         finally:
             for future in pending:
                 future.cancel()
+
+
+def _one_blas_thread() -> None:
+    # The matrices are small: BLAS threads only spin against the other workers.
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def expand_paths(inputs: Sequence[Path], *, recursive: bool) -> list[Path]:
