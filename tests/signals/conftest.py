@@ -3,14 +3,43 @@
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-CONFORMANCE = Path(__file__).resolve().parents[3] / "shared" / "conformance"
-PDQ_DIR = CONFORMANCE / "pdq"
-VPDQ_DIR = CONFORMANCE / "vpdq"
+
+def _find_conformance() -> Path | None:
+    """The shared conformance data: $LEAKSHIELD_TEST_CONFORMANCE_DIR, else ../shared beside
+    the checkout, else /work/shared (where development machines keep it)."""
+    candidates = [
+        os.environ.get("LEAKSHIELD_TEST_CONFORMANCE_DIR"),
+        Path(__file__).resolve().parents[3] / "shared" / "conformance",
+        "/work/shared/conformance",
+    ]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "pdq" / "expected.csv").is_file():
+            return Path(candidate)
+    return None
+
+
+CONFORMANCE = _find_conformance()
+PDQ_DIR = (CONFORMANCE or Path("/nonexistent")) / "pdq"
+VPDQ_DIR = (CONFORMANCE or Path("/nonexistent")) / "vpdq"
+_MISSING = "conformance data not found (set LEAKSHIELD_TEST_CONFORMANCE_DIR): tests skipped"
+
+
+def require_conformance() -> None:
+    """Skip the calling test module, loudly, when the conformance data is absent."""
+    if CONFORMANCE is None:
+        pytest.skip(_MISSING, allow_module_level=True)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say it loudly when the conformance tests did not run."""
+    if CONFORMANCE is None:
+        terminalreporter.write_sep("!", "WARNING: " + _MISSING, red=True, bold=True)
 
 
 @dataclass(frozen=True)
@@ -28,8 +57,7 @@ class PdqCase:
 
 def pdq_cases() -> list[PdqCase]:
     """Every image of the PDQ conformance set with its reference hash and quality."""
-    if not PDQ_DIR.is_dir():
-        pytest.skip(f"conformance data not found at {PDQ_DIR}")
+    require_conformance()
     with (PDQ_DIR / "expected.csv").open(newline="") as handle:
         return [
             PdqCase(PDQ_DIR / row["path"], row["pdq_cpp_pillow"], int(row["quality"]))

@@ -8,7 +8,9 @@ import pytest
 
 from leakshield.media import MediaLimits
 from leakshield.signals import VpdqHash, vpdq_from_file, vpdq_match
-from tests.signals.conftest import VPDQ_DIR
+from tests.signals.conftest import VPDQ_DIR, require_conformance
+
+require_conformance()
 
 LIMITS = MediaLimits()
 VIDEOS = sorted(p.stem for p in VPDQ_DIR.glob("*.mp4"))
