@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from leakshield.cli._root import CliState, DataDirOption, JsonOption, app
-from leakshield.store import Database, SchemaState
+
+if TYPE_CHECKING:
+    from leakshield.store import Database, SchemaState
 
 db_app = typer.Typer(help="Database schema: show and apply migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -22,6 +24,8 @@ def upgrade(
 ) -> None:
     """Apply every pending migration (safe to run again)."""
     state = CliState.of(ctx, data_dir=data_dir, json=json)
+    from leakshield.store import Database
+
     database = Database(state.settings().settings.database_url_or_default)
     try:
         before = database.schema_state().current
@@ -35,6 +39,8 @@ def upgrade(
 def current(ctx: typer.Context, data_dir: DataDirOption = None, json: JsonOption = False) -> None:
     """Show the applied and the latest schema revision."""
     state = CliState.of(ctx, data_dir=data_dir, json=json)
+    from leakshield.store import Database
+
     database = Database(state.settings().settings.database_url_or_default)
     try:
         schema = database.schema_state()

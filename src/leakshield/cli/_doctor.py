@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from leakshield.cli._root import CliState, DataDirOption, JsonOption, app
-from leakshield.doctor import CheckResult, CheckStatus, run_checks
 from leakshield.errors import ConfigError, ExitCode
 
-_STYLE = {CheckStatus.OK: "green", CheckStatus.MISSING: "yellow", CheckStatus.ERROR: "red"}
+if TYPE_CHECKING:
+    from leakshield.doctor import CheckResult
+
+_STYLE = {"ok": "green", "missing": "yellow", "error": "red"}
 
 
 @app.command()
@@ -22,6 +25,9 @@ def doctor(ctx: typer.Context, data_dir: DataDirOption = None, json: JsonOption 
     Exits 4 when something leakshield needs is not ok; optional components that are
     missing are reported with how to add them, and do not change the exit code.
     """
+    # Imported here so that other commands start without loading the store.
+    from leakshield.doctor import CheckResult, CheckStatus, run_checks
+
     state = CliState.of(ctx, data_dir=data_dir, json=json)
     try:
         loaded = state.settings()
@@ -49,7 +55,7 @@ def _table(results: list[CheckResult]) -> Table:
     for column in ("check", "status", "detail", "fix"):
         table.add_column(column, overflow="fold")
     for result in results:
-        style = _STYLE[result.status]
+        style = _STYLE[result.status.value]
         optional = "" if result.required else " (optional)"
         table.add_row(
             result.name + optional,

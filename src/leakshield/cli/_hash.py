@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,26 +12,17 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from leakshield.cli._root import CliState, DataDirOption, JsonOption, app
-from leakshield.config import Settings
 from leakshield.errors import ExitCode, UsageError
-from leakshield.media import MediaLimits
-from leakshield.signals import (
-    COMPARED_MATCH_PERCENT,
-    MATCH_DISTANCE,
-    QUERY_MATCH_PERCENT,
-    CompareOptions,
-    Comparison,
-    FileHashes,
-    HashOptions,
-    HashOutcome,
-    compare,
-    default_jobs,
-    expand_paths,
-    hash_files,
-    parse_operand,
-)
 
-_PARALLEL_FROM = 8
+if TYPE_CHECKING:
+    from leakshield.config import Settings
+    from leakshield.media import MediaLimits
+    from leakshield.signals import Comparison, FileHashes, HashOutcome
+
+# The signal modules load NumPy, Pillow and FFmpeg: they are imported by the commands
+# that need them, so that every other command (and each --jobs worker) starts quickly.
+
+_PARALLEL_FROM = 64
 
 EveryOption = Annotated[
     float,
@@ -47,6 +38,8 @@ EveryFrameOption = Annotated[
 
 def media_limits(settings: Settings) -> MediaLimits:
     """The media limits the settings ask for."""
+    from leakshield.media import MediaLimits
+
     return MediaLimits(
         max_file_bytes=settings.media_max_file_bytes,
         max_pixels=settings.media_max_pixels,
@@ -68,7 +61,7 @@ def hash_command(
             "--jobs",
             "-j",
             min=1,
-            help="Processes to use (default: one per core when there are 8 files or more).",
+            help="Processes to use (default: one per core for 64 files or more).",
         ),
     ] = None,
     every: EveryOption = 1.0,
@@ -81,6 +74,8 @@ def hash_command(
     Only hashes are printed; the media never leaves this machine. A file that cannot
     be hashed gets an error line and the others go on; the exit code is then 3.
     """
+    from leakshield.signals import FileHashes, HashOptions, default_jobs, expand_paths, hash_files
+
     state = CliState.of(ctx, data_dir=data_dir, json=json)
     settings = state.settings().settings
     options = HashOptions(media_limits(settings), None if every_frame else every)
@@ -142,23 +137,32 @@ def compare_command(
     a: Annotated[str, typer.Argument(help="A file, or a signal written TYPE:VALUE.")],
     b: Annotated[str, typer.Argument(help="A file, or a signal written TYPE:VALUE.")],
     threshold: Annotated[
-        int,
+        int | None,
         typer.Option(
-            "--threshold", min=0, max=256, help="Largest PDQ distance that counts as a match."
+            "--threshold",
+            min=0,
+            max=256,
+            help="Largest PDQ distance that counts as a match. [default: 31]",
         ),
-    ] = MATCH_DISTANCE,
+    ] = None,
     query_percent: Annotated[
-        float,
+        float | None,
         typer.Option(
-            "--query-percent", min=0, max=100, help="vPDQ: share of A's frames that must match."
+            "--query-percent",
+            min=0,
+            max=100,
+            help="vPDQ: share of A's frames that must match. [default: 80]",
         ),
-    ] = QUERY_MATCH_PERCENT,
+    ] = None,
     compared_percent: Annotated[
-        float,
+        float | None,
         typer.Option(
-            "--compared-percent", min=0, max=100, help="vPDQ: share of B's frames that must match."
+            "--compared-percent",
+            min=0,
+            max=100,
+            help="vPDQ: share of B's frames that must match. [default: 0]",
         ),
-    ] = COMPARED_MATCH_PERCENT,
+    ] = None,
     every: EveryOption = 1.0,
     every_frame: EveryFrameOption = False,
     data_dir: DataDirOption = None,
@@ -167,13 +171,18 @@ def compare_command(
     """Say whether A and B match: two images by PDQ (rotations and mirror images too),
     two videos by the vPDQ rule, or either against a hash.
     """
+    from leakshield.signals import CompareOptions, HashOptions, compare, parse_operand
+
     state = CliState.of(ctx, data_dir=data_dir, json=json)
     settings = state.settings().settings
+    default = CompareOptions()
     options = CompareOptions(
         hashing=HashOptions(media_limits(settings), None if every_frame else every),
-        distance=threshold,
-        query_percent=query_percent,
-        compared_percent=compared_percent,
+        distance=default.distance if threshold is None else threshold,
+        query_percent=default.query_percent if query_percent is None else query_percent,
+        compared_percent=(
+            default.compared_percent if compared_percent is None else compared_percent
+        ),
     )
     result = compare(parse_operand(a), parse_operand(b), options)
     state.output.result(result.to_record(), _verdict(result))

@@ -7,8 +7,6 @@ from typing import Annotated
 import typer
 
 from leakshield.cli._root import CliState, DataDirOption, app
-from leakshield.server import serve as run_server
-from leakshield.store import Database
 
 
 @app.command()
@@ -23,6 +21,10 @@ def serve(
     """Migrate the database, then serve the HTTP API (docs at /docs)."""
     state = CliState.of(ctx, data_dir=data_dir)
     settings = state.settings(host=host, port=port).settings
+    # Imported here so that other commands start without loading the server.
+    from leakshield.server import serve as run_server
+    from leakshield.store import Database
+
     database = Database(settings.database_url_or_default)
     try:
         run_server(settings, database)

@@ -5,15 +5,16 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import platformdirs
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from leakshield.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 ENV_PREFIX = "LEAKSHIELD_"
 # Variables under this prefix belong to the test suite, not to settings.
@@ -24,6 +25,17 @@ CONFIG_FILE_NAME = "config.toml"
 # Where the config file lives is decided before it is read, so it cannot set these.
 _NOT_IN_FILE = frozenset({"data_dir", "config_file"})
 _MAX_CONFIG_BYTES = 1 << 20
+
+
+def _make_url(value: str) -> URL:
+    """SQLAlchemy's URL parser, loaded on first use: most commands never need SQLAlchemy."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(value)
+    except ArgumentError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def default_data_dir() -> Path:
@@ -97,8 +109,8 @@ class Settings(BaseSettings):
         if value is None:
             return None
         try:
-            url = make_url(value)
-        except ArgumentError:
+            url = _make_url(value)
+        except ValueError:
             raise ValueError("not a database URL") from None
         if url.get_backend_name() not in ("sqlite", "postgresql"):
             raise ValueError("only sqlite:// and postgresql+psycopg:// URLs are supported")
@@ -131,8 +143,8 @@ class LoadedSettings:
 def redact_url(url: str) -> str:
     """A database URL safe to print: the password is masked."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+        return _make_url(url).render_as_string(hide_password=True)
+    except ValueError:
         return "<unparseable URL>"
 
 
