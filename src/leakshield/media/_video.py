@@ -80,13 +80,12 @@ def iter_video_luma(
     container = _open(path)
     try:
         stream = _video_stream(container, limits)
-        if every is None:
-            yield from _every_frame(container, stream, limits)
-        elif timed:
+        if every is not None and timed:
             yield from _sampled(container, stream, limits, every)
         else:
-            # A raw stream has no timestamps to skip by: decode it all, time by frame count.
-            yield from _sampled_by_count(container, stream, limits, every)
+            # Every frame, or a raw stream with no timestamps to skip by: decode it all
+            # (timed by frame count where there are no timestamps).
+            yield from _decode_all(container, stream, limits, every)
     except MediaError:
         raise
     except (av.error.FFmpegError, ValueError, OverflowError) as exc:
@@ -198,31 +197,21 @@ class _Clock:
             raise _too_long(f"it runs past {seconds:g} s", self.limits)
 
 
-def _every_frame(
+def _decode_all(
     container: av.container.InputContainer,
     stream: av.video.stream.VideoStream,
     limits: MediaLimits,
+    every: float | None,
 ) -> Iterator[VideoFrameLuma]:
-    clock = _Clock(stream, limits)
-    for index, frame in enumerate(container.decode(stream)):
-        seconds = clock.frame_seconds(frame, index)
-        clock.count_packet(seconds)
-        yield VideoFrameLuma(index, seconds, frame_luma(frame))
-
-
-def _sampled_by_count(
-    container: av.container.InputContainer,
-    stream: av.video.stream.VideoStream,
-    limits: MediaLimits,
-    every: float,
-) -> Iterator[VideoFrameLuma]:
+    """Decode every frame; yield each (``every=None``) or the first at or after each
+    multiple of ``every`` seconds."""
     clock = _Clock(stream, limits)
     next_time = 0.0
     for index, frame in enumerate(container.decode(stream)):
         seconds = clock.frame_seconds(frame, index)
         clock.count_packet(seconds)
-        if seconds >= next_time - _EPSILON:
-            while next_time <= seconds + _EPSILON:
+        if every is None or seconds >= next_time - _EPSILON:
+            while every is not None and next_time <= seconds + _EPSILON:
                 next_time += every
             yield VideoFrameLuma(index, seconds, frame_luma(frame))
 
