@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -137,17 +137,8 @@ def _compare_pdq(a: Operand, b: Operand, options: CompareOptions) -> Comparison:
     # The dihedral variants come from the DCT, so they need a file: use the first one.
     if isinstance(a, Signal) and isinstance(b, Path):
         swapped = _compare_pdq(b, a, options)
-        return Comparison(
-            swapped.b,
-            swapped.a,
-            swapped.signal_type,
-            swapped.match,
-            swapped.distance,
-            swapped.threshold,
-            swapped.transform,
-            None if swapped.quality is None else (swapped.quality[1], swapped.quality[0]),
-            reason=swapped.reason,
-        )
+        quality = None if swapped.quality is None else swapped.quality[::-1]
+        return replace(swapped, a=swapped.b, b=swapped.a, quality=quality)
     limits = options.hashing.limits
     quality_a: int | None = None
     quality_b: int | None = None
