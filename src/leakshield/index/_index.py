@@ -7,9 +7,9 @@ count a snapshot recorded, and a removal marks entries dead from a version
 newer than every snapshot already handed out.
 
 Adds go to the tail, which is scanned; a full tail becomes a segment with
-tables, and the newest segments are merged while the newer one holds at least
-half as many entries as the one before it, so there are about log2(n / tail)
-segments and each entry is rebuilt about as many times.
+tables, and the newest two segments are merged while the newer one holds as
+many entries as the older, like a binary counter: there are at most about
+log2(n / tail) segments, and each entry is rebuilt at most that many times.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ DEFAULT_THRESHOLD = 31
 DEFAULT_TAIL_CAPACITY = 16384
 
 Method = Literal["auto", "tables", "scan"]
+METHODS = ("auto", "tables", "scan")
 Hashes = HashLike | Iterable[HashLike] | np.ndarray
 
 
@@ -51,6 +52,9 @@ class Matches:
     def first(self, k: int) -> Matches:
         """The ``k`` nearest of these."""
         return Matches(self.ids[:k], self.distances[:k])
+
+
+_NOTHING = Matches(np.empty(0, np.int64), np.empty(0, np.int32))
 
 
 @dataclass(frozen=True)
@@ -89,38 +93,23 @@ class Snapshot:
         self, query: HashLike, threshold: int = DEFAULT_THRESHOLD, *, method: Method = "auto"
     ) -> Matches:
         """Every entry within ``threshold`` bits of ``query``, with its distance."""
-        found = self.search_many(
-            [query] if not isinstance(query, np.ndarray) else query, threshold, method=method
-        )
-        if len(found) != 1:
-            raise HashIndexError(f"search takes one hash, not {len(found)}; use search_many")
-        return found[0]
+        words = as_words(query)
+        if len(words) != 1:
+            raise HashIndexError(f"search takes one hash, not {len(words)}; use search_many")
+        return self._search(words, threshold, method)[0]
 
     def search_many(
         self, queries: Hashes, threshold: int = DEFAULT_THRESHOLD, *, method: Method = "auto"
     ) -> list[Matches]:
         """`search` for each query, in the order given."""
-        words = as_words(queries)
-        threshold = _threshold(threshold)
-        parts = [
-            (hits.query, segment.ids[hits.slot], hits.distance)
-            for segment, count in self._parts()
-            for hits in [segment.search(words, threshold, self.version, count=count, method=method)]
-        ]
-        query = np.concatenate([p[0] for p in parts])
-        ids = np.concatenate([p[1] for p in parts])
-        distance = np.concatenate([p[2] for p in parts]).astype(np.int32)
-        order = np.lexsort((ids, distance, query))
-        ids, distance = ids[order], distance[order]
-        ends = np.cumsum(np.bincount(query, minlength=len(words)))
-        starts = ends - np.bincount(query, minlength=len(words))
-        return [Matches(ids[a:b], distance[a:b]) for a, b in zip(starts, ends, strict=True)]
+        return self._search(as_words(queries), threshold, method)
 
     def nearest(self, query: HashLike, k: int = 1, *, max_distance: int = HASH_BITS) -> Matches:
         """The ``k`` entries nearest to ``query`` (ties in id order), within ``max_distance``."""
-        return self.nearest_many(
-            [query] if not isinstance(query, np.ndarray) else query, k, max_distance=max_distance
-        )[0]
+        words = as_words(query)
+        if len(words) != 1:
+            raise HashIndexError(f"nearest takes one hash, not {len(words)}; use nearest_many")
+        return self.nearest_many(words, k, max_distance=max_distance)[0]
 
     def nearest_many(
         self, queries: Hashes, k: int = 1, *, max_distance: int = HASH_BITS
@@ -128,8 +117,8 @@ class Snapshot:
         """`nearest` for each query, in the order given."""
         words = as_words(queries)
         max_distance = _threshold(max_distance)
-        if k < 1:
-            raise HashIndexError(f"k is at least 1, not {k}")
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise HashIndexError(f"k is a whole number, at least 1, not {k!r}")
         results: list[Matches | None] = [None] * len(words)
         pending = np.arange(len(words))
         # Everything within r of a query is found, so once k are within r, the k
@@ -147,6 +136,32 @@ class Snapshot:
             if not still:
                 break
         return [m for m in results if m is not None]
+
+    def _search(self, words: np.ndarray, threshold: int, method: Method) -> list[Matches]:
+        threshold = _threshold(threshold)
+        if method not in METHODS:
+            raise HashIndexError(f"method is one of {', '.join(METHODS)}, not {method!r}")
+        parts = []
+        for segment, count in self._parts():
+            if count:
+                hits = segment.search(words, threshold, self.version, count=count, method=method)
+                if len(hits.slot):
+                    parts.append((hits.query, segment.ids[hits.slot], hits.distance))
+        if not parts:
+            return [_NOTHING] * len(words)
+        query = np.concatenate([p[0] for p in parts])
+        ids = np.concatenate([p[1] for p in parts])
+        distance = np.concatenate([p[2] for p in parts]).astype(np.int32)
+        order = np.lexsort((ids, distance, query))
+        ids, distance = ids[order], distance[order]
+        if len(words) == 1:
+            return [Matches(ids, distance)]
+        counts = np.bincount(query, minlength=len(words))
+        ends = np.cumsum(counts)
+        return [
+            Matches(ids[e - c : e], distance[e - c : e])
+            for c, e in zip(counts.tolist(), ends.tolist(), strict=True)
+        ]
 
     def _parts(self) -> Iterator[tuple[Segment, int]]:
         for segment in self.segments:
@@ -222,6 +237,8 @@ class HashIndex:
     def add(self, hashes: Hashes, ids: int | Iterable[int] | np.ndarray) -> None:
         """Add one entry per hash; the next search finds them."""
         words = as_words(hashes)
+        if isinstance(hashes, np.ndarray) and np.may_share_memory(words, hashes):
+            words = words.copy()  # the caller may reuse the array; segments never change
         id_array = as_ids(ids, len(words))
         with self._lock:
             snap = self._snapshot
@@ -269,11 +286,13 @@ class HashIndex:
         save(self, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], *, memory_map: bool = True) -> HashIndex:
+    def load(
+        cls, path: str | os.PathLike[str], *, memory_map: bool = True, verify: bool = False
+    ) -> HashIndex:
         """Read an index that `save` wrote; a damaged file raises `IndexFileError`."""
         from leakshield.index._file import load
 
-        return load(path, memory_map=memory_map)
+        return load(path, memory_map=memory_map, verify=verify)
 
     @contextmanager
     def _writing(self) -> Iterator[Snapshot]:
@@ -327,7 +346,7 @@ class HashIndex:
 
     def _merge_newest(self, segments: tuple[Segment, ...], snap: Snapshot) -> tuple[Segment, ...]:
         segs = list(segments)
-        while len(segs) >= 2 and 2 * segs[-1].live_count >= segs[-2].live_count:
+        while len(segs) >= 2 and segs[-1].live_count >= segs[-2].live_count:
             older, newer = segs[-2].rows(snap.version), segs[-1].rows(snap.version)
             merged = self._build(
                 np.concatenate([older[0], newer[0]]), np.concatenate([older[1], newer[1]])

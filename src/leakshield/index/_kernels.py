@@ -26,6 +26,9 @@ _M2 = np.uint64(0x3333333333333333)
 _M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
 _H01 = np.uint64(0x0101010101010101)
 
+# Keys this narrow are sorted in one counting pass; its counters fit in cache.
+_ONE_PASS_BITS = 16
+
 # Entries whose "dead from" version is this are alive in every snapshot.
 ALIVE = np.iinfo(np.uint64).max
 
@@ -107,9 +110,13 @@ def build_tables(
         for s in range(n):
             keys[s] = _chunk(hashes[s], starts[j], bits[j])
             order[s] = s
-        low = bits[j] // 2
-        _radix_pass(keys, order, 0, low, tmp_keys, tmp_slots)
-        _radix_pass(tmp_keys, tmp_slots, low, bits[j] - low, keys, slots[j])
+        if bits[j] <= _ONE_PASS_BITS:
+            _radix_pass(keys, order, 0, bits[j], tmp_keys, slots[j])
+            keys[:] = tmp_keys
+        else:
+            low = bits[j] // 2
+            _radix_pass(keys, order, 0, low, tmp_keys, tmp_slots)
+            _radix_pass(tmp_keys, tmp_slots, low, bits[j] - low, keys, slots[j])
         p = 0
         base = bases[j]
         for k in range(1 << bits[j]):
@@ -162,44 +169,68 @@ def search_tables(
     out_slot: np.ndarray,
     out_distance: np.ndarray,
 ) -> int:
-    """Every live entry within ``threshold`` of each query, through the chunk tables."""
+    """Every live entry within ``threshold`` of each query, through the chunk tables.
+
+    Nearly every load here misses the cache, so the work is done in three passes
+    (bucket bounds, candidate slots, distances) whose loads do not depend on each
+    other within a pass: the CPU then has many misses in flight at once.
+    """
     m = starts.shape[0]
     cap = out_slot.shape[0]
     has_dead = dead.shape[0] > 0
     found = 0
     qkeys = np.empty(m, np.uint64)
+    first = np.empty(masks.shape[0], np.uint32)
+    size = np.empty(masks.shape[0], np.uint32)
+    table_of = np.empty(masks.shape[0], np.uint8)
+    candidates = np.empty(4096, np.uint32)
+    candidate_table = np.empty(4096, np.uint8)
     for qi in range(queries.shape[0]):
         q = queries[qi]
         for j in range(m):
             qkeys[j] = _chunk(q, starts[j], bits[j])
+        buckets = 0
+        total = 0
         for j in range(m):
-            if radii[j] < 0:
-                continue
-            table = slots[j]
-            base = bases[j]
             for mi in range(mask_starts[j], mask_starts[j + 1]):
-                key = base + np.int64(qkeys[j] ^ masks[mi])
-                for p in range(offsets[key], offsets[key + 1]):
-                    s = table[p]
-                    h = hashes[s]
-                    d = _distance(h, q)
-                    if d > threshold or (has_dead and dead[s] <= version):
-                        continue
-                    # Report each entry once: from the first table that finds it.
-                    seen = False
-                    for i in range(j):
-                        if radii[i] >= 0:
-                            diff = _chunk(h, starts[i], bits[i]) ^ qkeys[i]
-                            if _popcount(diff) <= radii[i]:
-                                seen = True
-                                break
-                    if seen:
-                        continue
-                    if found < cap:
-                        out_query[found] = qi
-                        out_slot[found] = s
-                        out_distance[found] = d
-                    found += 1
+                key = bases[j] + np.int64(qkeys[j] ^ masks[mi])
+                first[buckets] = offsets[key]
+                size[buckets] = offsets[key + 1] - offsets[key]
+                table_of[buckets] = j
+                total += size[buckets]
+                buckets += size[buckets] != 0
+        if total > candidates.shape[0]:
+            candidates = np.empty(2 * total, np.uint32)
+            candidate_table = np.empty(2 * total, np.uint8)
+        c = 0
+        for b in range(buckets):
+            table = slots[np.int64(table_of[b])]
+            for p in range(np.int64(first[b]), np.int64(first[b]) + np.int64(size[b])):
+                candidates[c] = table[p]
+                candidate_table[c] = table_of[b]
+                c += 1
+        for ci in range(c):
+            s = candidates[ci]
+            h = hashes[s]
+            d = _distance(h, q)
+            if d > threshold or (has_dead and dead[s] <= version):
+                continue
+            # Report each entry once: from the first table that finds it.
+            seen = False
+            for i in range(np.int64(candidate_table[ci])):
+                if (
+                    radii[i] >= 0
+                    and _popcount(_chunk(h, starts[i], bits[i]) ^ qkeys[i]) <= radii[i]
+                ):
+                    seen = True
+                    break
+            if seen:
+                continue
+            if found < cap:
+                out_query[found] = qi
+                out_slot[found] = s
+                out_distance[found] = d
+            found += 1
     return found
 
 
@@ -260,3 +291,31 @@ def mark_dead(
                 marked += 1
             p += 1
     return marked
+
+
+@njit(cache=True, nogil=True)
+def tables_agree(
+    hashes: np.ndarray,
+    starts: np.ndarray,
+    bits: np.ndarray,
+    bases: np.ndarray,
+    offsets: np.ndarray,
+    slots: np.ndarray,
+) -> bool:
+    """Whether every table lists each entry once, under its own chunk's key.
+
+    The offsets must already be known to rise from 0 to n and the slots to be below n.
+    """
+    n = hashes.shape[0]
+    seen = np.zeros(n, np.uint8)
+    for j in range(starts.shape[0]):
+        seen[:] = 0
+        table = slots[j]
+        base = bases[j]
+        for k in range(1 << bits[j]):
+            for p in range(offsets[base + k], offsets[base + k + 1]):
+                s = table[p]
+                if seen[s] or _chunk(hashes[s], starts[j], bits[j]) != k:
+                    return False
+                seen[s] = 1
+    return True

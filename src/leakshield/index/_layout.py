@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property, lru_cache
 
 import numpy as np
 
@@ -40,8 +40,12 @@ class Layout:
 
     @classmethod
     def for_entries(cls, n: int) -> Layout:
-        """The layout of tables over ``n`` entries: about one entry a bucket."""
-        chunks = round(HASH_BITS / math.log2(max(n, 2)))
+        """The layout of tables over ``n`` entries: about one entry in two buckets.
+
+        One bit wider than a bucket per entry measured fastest at 1M and 10M
+        entries (bench/index_bench.py); wider still costs memory for little gain.
+        """
+        chunks = round(HASH_BITS / (math.log2(max(n, 2)) + 1))
         return cls.split(max(math.ceil(HASH_BITS / MAX_CHUNK_BITS), min(chunks, 32)))
 
     @classmethod
@@ -54,12 +58,17 @@ class Layout:
         if sum(self.bits) != HASH_BITS or not all(1 <= b <= 32 for b in self.bits):
             raise ValueError(f"chunks must be 1 to 32 bits and cover {HASH_BITS}: {self.bits}")
 
-    @property
+    @cached_property
+    def widths(self) -> np.ndarray:
+        """``bits`` as an array, for the kernels."""
+        return np.array(self.bits, np.int64)
+
+    @cached_property
     def starts(self) -> np.ndarray:
         """The first bit of each chunk."""
         return np.concatenate([[0], np.cumsum(self.bits[:-1])]).astype(np.int64)
 
-    @property
+    @cached_property
     def bases(self) -> np.ndarray:
         """Where each chunk's offsets begin in the shared offsets array."""
         sizes = [(1 << b) + 1 for b in self.bits]
@@ -134,6 +143,7 @@ def probe(bits: tuple[int, ...], threshold: int) -> Probe:
     return Probe(np.array(rs, np.int64), np.concatenate(parts), starts)
 
 
+@lru_cache(maxsize=4096)
 def use_tables(layout: Layout, entries: int, threshold: int) -> bool:
     """Whether the tables answer ``threshold`` faster than a scan of ``entries``."""
     probes = probe_count(layout.bits, threshold)

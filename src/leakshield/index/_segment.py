@@ -33,8 +33,7 @@ class Tables:
         """Tables over ``hashes`` cut by ``layout``."""
         offsets = np.empty(layout.offsets_size, np.uint32)
         slots = np.empty((len(layout.bits), len(hashes)), np.uint32)
-        bits = np.array(layout.bits, np.int64)
-        _kernels.build_tables(hashes, layout.starts, bits, layout.bases, offsets, slots)
+        _kernels.build_tables(hashes, layout.starts, layout.widths, layout.bases, offsets, slots)
         return cls(layout, offsets, slots)
 
     @property
@@ -126,7 +125,7 @@ class Segment:
                 found = _kernels.search_tables(
                     *args,
                     layout.starts,
-                    np.array(layout.bits, np.int64),
+                    layout.widths,
                     layout.bases,
                     tables.offsets,
                     tables.slots,

@@ -61,14 +61,28 @@ def as_words(hashes: HashLike | Iterable[HashLike] | np.ndarray) -> np.ndarray:
     if isinstance(hashes, str | bytes | bytearray | memoryview) or hasattr(hashes, "digest"):
         values: list[HashLike] = [hashes]
     else:
-        values = list(hashes)
+        try:
+            values = list(hashes)
+        except TypeError:
+            raise HashIndexError(
+                f"cannot read a 256-bit hash from {type(hashes).__name__}"
+            ) from None
     raw = b"".join(_one(v) for v in values)
     return np.frombuffer(raw, ">u8").astype(np.uint64).reshape(-1, 4)
 
 
 def as_ids(ids: int | Iterable[int] | np.ndarray, count: int | None = None) -> np.ndarray:
     """Ids as an int64 array, ``count`` of them when given."""
-    array = np.asarray(ids)
+    try:
+        array = np.asarray(ids)
+    except (OverflowError, ValueError):
+        array = np.asarray(ids, object)
+    if array.dtype == object:
+        if not all(isinstance(i, int | np.integer) for i in array.ravel()):
+            raise HashIndexError("ids are integers")
+        if any(not -(2**63) <= int(i) < 2**63 for i in array.ravel()):
+            raise HashIndexError("ids must fit in a signed 64-bit integer")
+        array = array.astype(np.int64)
     if array.ndim == 0:
         array = array.reshape(1)
     if array.size and array.dtype.kind not in "iu":
