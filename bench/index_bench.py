@@ -215,7 +215,7 @@ def run_pinned(role: str, folder: Path, count: int = 0) -> dict[str, Any]:
     ]
     done = subprocess.run(
         command, env=env, capture_output=True, text=True, check=False,
-        preexec_fn=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}),
+        preexec_fn=lambda: os.sched_setaffinity(0, {max(os.sched_getaffinity(0))}),
     )
     if done.returncode != 0:
         sys.exit(f"worker {role} failed:\n{done.stderr}")
