@@ -65,6 +65,7 @@ def make_data(n: int, queries: int, folder: Path) -> None:
     np.save(folder / "hashes.npy", hashes)
     np.save(folder / "ids.npy", ids)
     np.save(folder / "queries.npy", mixed)
+    os.sync()  # let the write-back finish before anything is timed
 
 
 def flip(rng: np.random.Generator, rows: np.ndarray, most: int) -> np.ndarray:
@@ -318,8 +319,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="index-bench-") as folder:
             results.append(bench_size(n, args.queries, n != HUGE, Path(folder)))
     by_n = {r["n"]: r for r in results}
-    main_n = 10_000_000 if 10_000_000 in by_n else sizes[-1]
-    small = by_n.get(1_000_000, by_n[sizes[0]])
+    main_n = 10_000_000 if 10_000_000 in by_n else results[-1]["n"]
+    small = by_n.get(1_000_000, results[0])
     line = {
         "bench": "index",
         "n": main_n,

@@ -71,3 +71,14 @@ def _write_clip(path: Path, picture: np.ndarray) -> None:
             frame = np.ascontiguousarray(picture[i * 4 : i * 4 + 256, i * 4 : i * 4 + 256])
             out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         out.mux(stream.encode())
+
+
+def test_index_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = README.read_text().split("## Usage", 1)[1]
+    (block,) = re.findall(r"```python\n(.*?)```", body, flags=re.S)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md", "exec"), {})  # noqa: S102 (our own README)
+    assert capsys.readouterr().out.split("\n")[:2] == ["[(17, 1)]", "1"]
+    assert (tmp_path / "bank.lsidx").is_file()
