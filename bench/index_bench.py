@@ -41,9 +41,7 @@ HUGE = 100_000_000
 
 def rss_mb() -> tuple[float, float]:
     """This process's resident and peak resident memory, in MB."""
-    fields = dict(
-        line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines()
-    )
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
@@ -212,10 +210,21 @@ def run_pinned(role: str, folder: Path, count: int = 0) -> dict[str, Any]:
     """Run this script as a worker in a fresh process pinned to one core."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
     command = [
-        sys.executable, __file__, "--worker", role, "--folder", str(folder), "--count", str(count)
+        sys.executable,
+        __file__,
+        "--worker",
+        role,
+        "--folder",
+        str(folder),
+        "--count",
+        str(count),
     ]
     done = subprocess.run(
-        command, env=env, capture_output=True, text=True, check=False,
+        command,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
         preexec_fn=lambda: os.sched_setaffinity(0, {max(os.sched_getaffinity(0))}),
     )
     if done.returncode != 0:

@@ -186,6 +186,24 @@ def flip_masks(bits: int, radius: int) -> np.ndarray:
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _record(
+    found: int,
+    query: int,
+    slot: int,
+    distance: np.int64,
+    out_query: np.ndarray,
+    out_slot: np.ndarray,
+    out_distance: np.ndarray,
+) -> int:
+    # Past the buffers' end, only count: the caller grows them and searches again.
+    if found < out_slot.shape[0]:
+        out_query[found] = query
+        out_slot[found] = slot
+        out_distance[found] = distance
+    return found + 1
+
+
 @njit(cache=True, nogil=True)
 def search_tables(
     queries: np.ndarray,
@@ -213,7 +231,6 @@ def search_tables(
     has many misses in flight at once (this halved a lookup at 1M entries).
     """
     m = starts.shape[0]
-    cap = out_slot.shape[0]
     has_dead = dead.shape[0] > 0
     found = 0
     qkeys = np.empty(m, np.uint64)
@@ -273,13 +290,8 @@ def search_tables(
                 ):
                     seen = True
                     break
-            if seen:
-                continue
-            if found < cap:
-                out_query[found] = qi
-                out_slot[found] = s
-                out_distance[found] = d
-            found += 1
+            if not seen:
+                found = _record(found, qi, s, d, out_query, out_slot, out_distance)
     return found
 
 
@@ -296,7 +308,6 @@ def search_scan(
     out_distance: np.ndarray,
 ) -> int:
     """Every live entry among the first ``count`` within ``threshold``, by a full scan."""
-    cap = out_slot.shape[0]
     has_dead = dead.shape[0] > 0
     found = 0
     for qi in range(queries.shape[0]):
@@ -304,11 +315,7 @@ def search_scan(
         for s in range(count):
             d = _distance(hashes[s], q)
             if d <= threshold and (not has_dead or dead[s] > version):
-                if found < cap:
-                    out_query[found] = qi
-                    out_slot[found] = s
-                    out_distance[found] = d
-                found += 1
+                found = _record(found, qi, s, d, out_query, out_slot, out_distance)
     return found
 
 
