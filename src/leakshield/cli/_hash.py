@@ -40,12 +40,7 @@ def media_limits(settings: Settings) -> MediaLimits:
     """The media limits the settings ask for."""
     from leakshield.media import MediaLimits
 
-    return MediaLimits(
-        max_file_bytes=settings.media_max_file_bytes,
-        max_pixels=settings.media_max_pixels,
-        max_video_seconds=settings.media_max_video_seconds,
-        max_video_frames=settings.media_max_video_frames,
-    )
+    return MediaLimits.from_settings(settings)
 
 
 @app.command("hash")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,29 @@ class Settings(BaseSettings):
         default=1_000_000, ge=1, description="Most frames leakshield decodes from one video."
     )
 
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Worker processes `leakshield serve` runs; each holds the matcher in memory.",
+    )
+    max_upload_bytes: int = Field(
+        default=200 << 20,
+        ge=1,
+        description="Largest file the server accepts in one upload, in bytes.",
+    )
+    fetch_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts the server may fetch media from when a request names a URL "
+        "(exact names, or `*.example.com`). Empty: the server fetches no URL.",
+    )
+    matcher_refresh_seconds: float = Field(
+        default=0.2,
+        gt=0,
+        le=60,
+        description="How often each matcher applies changes committed to the banks.",
+    )
+
     @field_validator("data_dir", "config_file")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
@@ -122,6 +146,16 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'leakshield.db'}"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where leakshield keeps what it can rebuild (matcher snapshots, compiled code)."""
+        return self.data_dir / "cache"
+
+    def prepare_runtime(self) -> None:
+        """Point numba's compiled-code cache into the data directory. Call before anything
+        imports numba (the index, the banks), so nothing is written beside the package."""
+        os.environ.setdefault("NUMBA_CACHE_DIR", str(self.cache_dir / "numba"))
 
     @property
     def config_path(self) -> Path:

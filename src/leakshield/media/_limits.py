@@ -5,8 +5,12 @@ from __future__ import annotations
 import stat as stat_module
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from leakshield.media._errors import MediaError
+
+if TYPE_CHECKING:
+    from leakshield.config import Settings
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,16 @@ class MediaLimits:
     max_pixels: int = 150_000_000
     max_video_seconds: float = 4 * 3600.0
     max_video_frames: int = 1_000_000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MediaLimits:
+        """The limits the settings ask for."""
+        return cls(
+            max_file_bytes=settings.media_max_file_bytes,
+            max_pixels=settings.media_max_pixels,
+            max_video_seconds=settings.media_max_video_seconds,
+            max_video_frames=settings.media_max_video_frames,
+        )
 
     def check_file(self, path: Path) -> int:
         """The file's size in bytes, after checking it is a readable, non-empty, bounded file."""

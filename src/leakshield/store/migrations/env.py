@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from leakshield.store._models import Base
+from leakshield.store import Base
 
 connection: Connection | None = context.config.attributes.get("connection")
 if connection is None:
