@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import islice
-from typing import BinaryIO
-
-from sqlalchemy import insert
+from typing import Any, BinaryIO
 
 from leakshield.banks._formats import HashRecord, ImportFormat, SkippedLine, read_records
 from leakshield.banks._model import ImportReport
 from leakshield.banks._store import (
     BankStore,
     Writing,
+    bulk_insert,
     check_metadata,
     existing_keys,
     insert_signals,
@@ -47,6 +47,10 @@ def import_hash_list(
     skipped: list[tuple[int, str]] = []
     items = read_records(source, fmt, name=name, skip_invalid=skip_invalid)
     with store.writing() as w:
+        if w.connection.dialect.name == "postgresql":
+            # Statistics lag a bulk load: without this the planner scans the whole table
+            # for each batch's existence check instead of using the unique index.
+            w.connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
         for batch in _batches(items):
             records = []
             for item in batch:
@@ -59,6 +63,22 @@ def import_hash_list(
             if progress is not None and batch:
                 progress(batch[-1].line)
     return ImportReport(added, existing, removed, tuple(skipped))
+
+
+_CONTENT_COLUMNS = ("id", "bank_id", "metadata", "note", "created_at")
+
+
+def _metadata_json(metadata: dict[str, Any]) -> str:
+    if not metadata:
+        return "{}"
+    return json.dumps(check_metadata(metadata), ensure_ascii=False, separators=(",", ":"))
+
+
+def _database_time(w: Writing, when: datetime) -> datetime | str:
+    # SQLAlchemy stores SQLite times as ISO text without an offset; match it.
+    if w.connection.dialect.name == "sqlite":
+        return when.replace(tzinfo=None).isoformat(sep=" ")
+    return when
 
 
 def _batches(
@@ -85,20 +105,10 @@ def _apply(w: Writing, bank_id: int, records: list[HashRecord]) -> tuple[int, in
     new = [r for key, r in wanted if key not in present]
     if new:
         first = w.allocate(ContentRow, len(new))
-        now = datetime.now(UTC)
-        w.connection.execute(
-            insert(ContentRow),
-            [
-                {
-                    "id": first + i,
-                    "bank_id": bank_id,
-                    "content_metadata": check_metadata(r.metadata),
-                    "note": "",
-                    "created_at": now,
-                    "disabled_until": None,
-                }
-                for i, r in enumerate(new)
-            ],
-        )
+        now = _database_time(w, datetime.now(UTC))
+        rows = [
+            (first + i, bank_id, _metadata_json(r.metadata), "", now) for i, r in enumerate(new)
+        ]
+        bulk_insert(w.connection, "bank_content", _CONTENT_COLUMNS, rows)
         insert_signals(w, bank_id, [(first + i, r.signal) for i, r in enumerate(new)])
     return len(new), len(wanted) - len(new), removed

@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,6 +79,7 @@ def save_snapshot(matcher: Matcher, cache_dir: Path) -> bool:
             "format": FORMAT,
             "seq": seq,
             "database": matcher.store.database.display_url,
+            "database_id": matcher.store.database_id(),
             "pdq": index_name,
             "state": state_name,
         }
@@ -95,6 +97,9 @@ def _load(store: BankStore, cache_dir: Path) -> Matcher | None:
             return None
         if manifest.get("database") != store.database.display_url:
             return None
+        if manifest.get("database_id") != store.database_id():
+            logger.warning("matcher snapshot is of another database; rebuilding")
+            return None
         seq = int(manifest["seq"])
         if seq > store.current_seq():
             logger.warning("matcher snapshot is newer than the database; rebuilding")
@@ -104,7 +109,8 @@ def _load(store: BankStore, cache_dir: Path) -> Matcher | None:
             arrays = {name: state[name] for name in state.files}
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, IndexFileError) as exc:
+    # np.load raises EOFError for an empty file and BadZipFile for a damaged one.
+    except (OSError, ValueError, KeyError, EOFError, IndexFileError, zipfile.BadZipFile) as exc:
         logger.warning("matcher snapshot unusable; rebuilding", extra={"error": str(exc)})
         return None
     matcher = Matcher(store)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from leakshield.banks._model import (
     Bank,
@@ -96,6 +96,11 @@ class BankStore:
                 .returning(SequenceRow.seq)
             ).scalar_one()
             yield Writing(connection, int(seq))
+
+    def database_id(self) -> str:
+        """A random id set when the bank tables were created: it tells databases apart."""
+        with self.database.engine.connect() as connection:
+            return str(connection.execute(select(SequenceRow.database_id)).scalar_one())
 
     def current_seq(self) -> int:
         """The number of the last committed change."""
@@ -226,9 +231,13 @@ class BankStore:
         meta = check_metadata(metadata or {})
         bank = self.bank(bank_name)
         with self.writing() as w:
-            existing = _existing_content(w.connection, bank.id, signals)
-            if existing is not None:
-                content_id = existing
+            found = _find_signals(w.connection, bank.id, signals)
+            if found:
+                # Already held: the new signals join the item that holds the others.
+                content_id = found[0][1]
+                held = {(kind, key) for kind, key in _keys_of(w.connection, content_id)}
+                missing = [s for s in signals if (s.type_name, value_key(str(s))) not in held]
+                insert_signals(w, bank.id, [(content_id, s) for s in missing])
             else:
                 content_id = w.allocate(ContentRow)
                 w.connection.execute(
@@ -348,23 +357,37 @@ class BankStore:
 
 def insert_signals(w: Writing, bank_id: int, pairs: Sequence[tuple[int, Signal]]) -> None:
     """Insert (content id, signal) pairs as new signal rows of change ``w.seq``."""
+    if not pairs:
+        return
     first = w.allocate(SignalRow, len(pairs))
     rows = []
     for offset, (content_id, signal) in enumerate(pairs):
         value = str(signal)
         rows.append(
-            {
-                "id": first + offset,
-                "content_id": content_id,
-                "bank_id": bank_id,
-                "signal_type": signal.type_name,
-                "value": value,
-                "value_key": value_key(value),
-                "seq": w.seq,
-            }
+            (first + offset, content_id, bank_id, signal.type_name, value, value_key(value), w.seq)
         )
-    if rows:
-        w.connection.execute(insert(SignalRow), rows)
+    bulk_insert(w.connection, "bank_signals", _SIGNAL_COLUMNS, rows)
+
+
+_SIGNAL_COLUMNS = ("id", "content_id", "bank_id", "signal_type", "value", "value_key", "seq")
+
+
+def bulk_insert(
+    connection: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert many rows fast: COPY on PostgreSQL, one prepared statement on SQLite. The
+    values must already be in database form (JSON as text)."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    raw: Any = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" for _ in columns)
+    raw.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608
 
 
 def remove_signals(w: Writing, bank_id: int, signals: Sequence[Signal]) -> int:
@@ -397,7 +420,12 @@ def existing_keys(connection: Connection, bank_id: int, kind: str, keys: Sequenc
                 select(SignalRow.value_key).where(
                     SignalRow.bank_id == bank_id,
                     SignalRow.signal_type == kind,
-                    SignalRow.value_key.in_(chunk),
+                    # Literal values: psycopg prepares a statement run five times, and
+                    # PostgreSQL's generic plan for 5,000 IN parameters scans linearly per
+                    # row (a 50k re-import took minutes); constants get a hashed lookup.
+                    SignalRow.value_key.in_(
+                        bindparam("keys", chunk, expanding=True, literal_execute=True)
+                    ),
                 )
             ).scalars()
         )
@@ -442,11 +470,11 @@ def _find_signals(
     return found
 
 
-def _existing_content(
-    connection: Connection, bank_id: int, signals: Sequence[Signal]
-) -> int | None:
-    found = _find_signals(connection, bank_id, signals)
-    return found[0][1] if found else None
+def _keys_of(connection: Connection, content_id: int) -> list[tuple[str, str]]:
+    rows = connection.execute(
+        select(SignalRow.signal_type, SignalRow.value_key).where(SignalRow.content_id == content_id)
+    ).all()
+    return [(str(kind), str(key)) for kind, key in rows]
 
 
 def bank_from_row(row: Any, count: int | None = None) -> Bank:

@@ -1,6 +1,15 @@
 """The `leakshield` command line: parses, calls the core, formats. Nothing else."""
 
-from leakshield.cli import _config, _db, _doctor, _hash, _serve  # noqa: F401  (registers commands)
+from leakshield.cli import (  # noqa: F401  (registers commands)
+    _apikey,
+    _bank,
+    _config,
+    _db,
+    _doctor,
+    _hash,
+    _lookup,
+    _serve,
+)
 from leakshield.cli._main import main
 from leakshield.cli._root import app
 

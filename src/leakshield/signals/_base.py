@@ -62,7 +62,8 @@ class FixedHash(Signal):
     def parse(cls, text: str) -> Self:
         """Parse ``size * 2`` hex digits (either case, surrounding space ignored)."""
         value = text.strip().lower()
-        if len(value) != cls.size * 2 or not _HEX.fullmatch(value):
+        # isalnum() first: bytes.fromhex alone would accept inner spaces.
+        if len(value) != cls.size * 2 or not value.isalnum() or not _HEX.fullmatch(value):
             raise SignalError(
                 f"{text.strip()[:80]!r} is not a {cls.type_name} hash: "
                 f"expected {cls.size * 2} hex digits"

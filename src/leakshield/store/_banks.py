@@ -30,6 +30,8 @@ class BankRow(Base):
     (negative)."""
 
     __tablename__ = "banks"
+    # Never reuse a deleted bank's id (SQLite would): matchers know signals by bank id.
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 (SQLAlchemy reads it)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -64,8 +66,6 @@ class SignalRow(Base):
         # The same signal twice in a bank is one entry: this makes re-imports idempotent.
         UniqueConstraint("bank_id", "signal_type", "value_key", name="uq_bank_signals_value"),
         Index("ix_bank_signals_seq", "seq"),
-        Index("ix_bank_signals_value_key", "value_key"),
-        Index("ix_bank_signals_signal_type", "signal_type"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -104,6 +104,8 @@ class SequenceRow(Base):
     # Ids are handed out here and never reused, so a content id always names one item.
     next_content_id: Mapped[int] = mapped_column(BigInteger, default=1)
     next_signal_id: Mapped[int] = mapped_column(BigInteger, default=1)
+    # Random, set once: a matcher snapshot of another (or a restored) database is not used.
+    database_id: Mapped[str] = mapped_column(String(32))
 
 
 class ApiKeyRow(Base):

@@ -204,6 +204,8 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # 64 MiB of page cache: bulk imports into large indexes would thrash the 2 MiB default.
+        cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
     return engine

@@ -7,6 +7,8 @@ Create Date: 2026-11-30
 
 from __future__ import annotations
 
+import uuid
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -33,6 +35,8 @@ def upgrade() -> None:
         sa.Column("updated_at", _WHEN, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_banks")),
         sa.UniqueConstraint("name", name=op.f("uq_banks_name")),
+        # Never reuse a deleted bank's id (SQLite would): matchers know signals by bank id.
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "bank_content",
@@ -77,8 +81,6 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_bank_signals_content_id"), "bank_signals", ["content_id"])
     op.create_index("ix_bank_signals_seq", "bank_signals", ["seq"])
-    op.create_index("ix_bank_signals_value_key", "bank_signals", ["value_key"])
-    op.create_index("ix_bank_signals_signal_type", "bank_signals", ["signal_type"])
     op.create_table(
         "bank_changes",
         sa.Column("id", _BIG_ID, nullable=False),
@@ -94,10 +96,24 @@ def upgrade() -> None:
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("next_content_id", sa.BigInteger(), nullable=False),
         sa.Column("next_signal_id", sa.BigInteger(), nullable=False),
+        sa.Column("database_id", sa.String(32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_bank_sequence")),
     )
-    op.execute(
-        "INSERT INTO bank_sequence (id, seq, next_content_id, next_signal_id) VALUES (1, 0, 1, 1)"
+    op.bulk_insert(
+        sa.table(
+            "bank_sequence",
+            *(sa.column(name) for name in ("id", "seq", "next_content_id", "next_signal_id")),
+            sa.column("database_id"),
+        ),
+        [
+            {
+                "id": 1,
+                "seq": 0,
+                "next_content_id": 1,
+                "next_signal_id": 1,
+                "database_id": uuid.uuid4().hex,
+            }
+        ],
     )
     op.create_table(
         "api_keys",
