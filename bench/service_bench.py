@@ -172,12 +172,17 @@ class Server:
 
     def __init__(self, url: str, data_dir: Path, workers: int) -> None:
         self.port = free_port()
-        env = {**os.environ, "LEAKSHIELD_DATABASE_URL": url, "LEAKSHIELD_LOG_LEVEL": "warning"}
+        # The default log level: one JSON access line per request, as in production.
+        env = {**os.environ, "LEAKSHIELD_DATABASE_URL": url}
         env.pop("NUMBA_CACHE_DIR", None)
         command = [sys.executable, "-m", "leakshield", "serve", "--port", str(self.port)]
         command += ["--workers", str(workers), "--data-dir", str(data_dir)]
+        self.log = data_dir.parent / f"server-{self.port}.log"
         self.started = time.perf_counter()
-        self.process = subprocess.Popen(command, env=env, start_new_session=True)
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                command, env=env, start_new_session=True, stdout=log, stderr=log
+            )
         self.ready_seconds = self.wait_ready()
 
     def wait_ready(self, timeout: float = 900) -> float:
@@ -185,7 +190,8 @@ class Server:
         deadline = self.started + timeout
         while time.perf_counter() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit(f"the server exited with {self.process.returncode}")
+                tail = self.log.read_text(errors="replace")[-3000:]
+                raise SystemExit(f"the server exited with {self.process.returncode}:\n{tail}")
             try:
                 status, _, _ = run_once(HOST, self.port, request_bytes("GET", "/status", host=HOST))
                 if status == 200:

@@ -44,9 +44,10 @@ def _add_test_routes(app: FastAPI) -> None:
         return {"n": n}
 
 
-def test_status_reports_version_and_a_migrated_database(database: Database) -> None:
+def test_status_reports_version_a_migrated_database_and_the_matcher(database: Database) -> None:
     database.upgrade()
-    response = make_client(database).get("/status")
+    with make_client(database) as client:  # the lifespan loads the matcher
+        response = client.get("/status")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
@@ -54,6 +55,21 @@ def test_status_reports_version_and_a_migrated_database(database: Database) -> N
     assert body["database"]["backend"] == database.backend
     assert body["database"]["reachable"] is True
     assert body["database"]["schema_up_to_date"] is True
+    assert body["matcher"]["loaded"] is True
+    assert body["matcher"]["follower_error"] is None
+
+
+def test_status_is_503_until_the_matcher_is_loaded(database: Database) -> None:
+    database.upgrade()
+    response = make_client(database).get("/status")  # no lifespan: nothing loaded
+    assert response.status_code == 503
+    assert response.json()["matcher"] == {
+        "loaded": False,
+        "seq": None,
+        "signals": None,
+        "seconds_since_refresh": None,
+        "follower_error": None,
+    }
 
 
 def test_status_is_503_degraded_before_migration(database: Database) -> None:

@@ -1,4 +1,5 @@
-"""The app factory: one FastAPI app over one database, with offline API docs."""
+"""The app factory: one FastAPI app over one database, its matcher loaded before it
+serves, API keys on every route but /status and the docs, and offline API docs."""
 
 from __future__ import annotations
 
@@ -12,26 +13,44 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from leakshield import __version__
+from leakshield.apikeys import ApiKeys
 from leakshield.config import Settings
+from leakshield.server import _api, _auth, _hashlists, _hma, _hma_curation, _lookup
+from leakshield.server._deps import open_services
+from leakshield.server._logging import logger
 from leakshield.server._middleware import RequestContextMiddleware
 from leakshield.server._problems import install_problem_handlers
 from leakshield.server._status import router as status_router
+from leakshield.server._uploads import BodyLimitMiddleware, spooling_into
 from leakshield.store import Database
 
 _DOCS_ASSETS = "/_assets/swagger-ui"
 
 
-def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, database: Database | None = None, *, auth: bool = True
+) -> FastAPI:
     """Build the app. ``database`` defaults to the one ``settings`` names; the app disposes
-    of a database it opened itself when it shuts down."""
+    of a database it opened itself when it shuts down. ``auth=False`` lets every request
+    through without an API key (`serve` allows that on loopback only)."""
     owned = database is None
     db = database if database is not None else Database(settings.database_url_or_default)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owned:
-            db.dispose()
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Loaded before the first request: a worker never answers from an empty matcher.
+        services = open_services(settings, db)
+        app.state.services = services
+        services.follower.start()
+        logger.info("matcher ready", extra={"seq": services.matcher.seq})
+        try:
+            with spooling_into(services.tmp_dir):
+                yield
+        finally:
+            services.follower.stop()
+            app.state.services = None
+            if owned:
+                db.dispose()
 
     app = FastAPI(
         title="leakshield",
@@ -43,9 +62,25 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.database = db
+    app.state.auth = auth
+    app.state.api_keys = ApiKeys(db)
+    app.state.services = None
     install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(status_router)
+    for router in (
+        _lookup.router,
+        _api.read_router,
+        _api.write_router,
+        _hashlists.router,
+        _auth.router,
+        _hma.hasher,
+        _hma.matcher_router,
+        _hma_curation.read_router,
+        _hma_curation.write_router,
+    ):
+        app.include_router(router)
     _add_offline_docs(app)
     return app
 

@@ -12,6 +12,10 @@ from leakshield.server._logging import logger, request_id_var
 from leakshield.server._problems import internal_error_problem, problem_response
 
 REQUEST_ID_HEADER = "x-request-id"
+# Which worker process answered (a random token per process, not its pid): lets a client
+# or a benchmark tell workers apart, e.g. to check that a change reached every one.
+WORKER_HEADER = "x-leakshield-worker"
+WORKER_TOKEN = uuid.uuid4().hex[:12]
 # A caller's id is reused only when it is short and plain, so logs cannot be forged through it.
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -40,6 +44,7 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                headers.append((WORKER_HEADER.encode(), WORKER_TOKEN.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
