@@ -18,12 +18,12 @@ after another, with a raw keep-alive HTTP/1.1 load generator in this process:
 - each worker's resident memory (RSS, and PSS, which splits the memory-mapped index
   the workers share).
 Peer, same run: HMA 2.0's matching path (bench/peers/hma_matcher.py: Flask, gunicorn
-with one sync worker as HMA's Dockerfile runs it, python-threatexchange's PDQIndex2)
-over the first --peer-hashes hashes (default 1M: PDQIndex2 keeps 1 KiB of floats per
-hash, 10 GB at 10M), at the same concurrency on `/m/raw_lookup`.
+with one sync worker as HMA's Dockerfile runs it, and the PDQ index HMA loads,
+python-threatexchange's PDQIndex over faiss IndexBinaryMultiHash) over the same
+hashes (or the first --peer-hashes), at the same concurrency on `/m/raw_lookup`.
 
 Usage: python bench/service_bench.py [--hashes 10000000] [--seconds 15]
-       [--database auto|sqlite|postgresql] [--peer-hashes 1000000]
+       [--database auto|sqlite|postgresql] [--peer-hashes N] [--no-peer]
 The last line is one JSON object with the figures.
 """
 
@@ -472,7 +472,7 @@ def peer(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hashes", type=int, default=10_000_000)
-    parser.add_argument("--peer-hashes", type=int, default=1_000_000)
+    parser.add_argument("--peer-hashes", type=int, default=0, help="default: --hashes")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
@@ -496,7 +496,7 @@ def main() -> None:
             seeded = seed(url, data_dir, hashes)
             lookup_key, curate_key = seeded.pop("lookup_key"), seeded.pop("curate_key")
             results.update(seeded)
-            peer_hashes = hashes[: args.peer_hashes].copy()
+            peer_hashes = hashes[: args.peer_hashes or len(hashes)].copy()
             del hashes
 
             server = Server(url, data_dir, args.workers)

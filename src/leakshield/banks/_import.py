@@ -23,6 +23,7 @@ from leakshield.banks._store import (
 from leakshield.store import ContentRow
 
 _BATCH = 20_000
+_ANALYZE_AFTER = 100_000
 
 
 def import_hash_list(
@@ -62,6 +63,11 @@ def import_hash_list(
             added, existing, removed = added + a, existing + e, removed + r
             if progress is not None and batch:
                 progress(batch[-1].line)
+    if added >= _ANALYZE_AFTER and store.database.backend == "postgresql":
+        # Fresh statistics, so that matchers' range queries on the change number use its
+        # index at once rather than after autovacuum gets round to the table.
+        with store.database.engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE bank_signals, bank_content")
     return ImportReport(added, existing, removed, tuple(skipped))
 
 

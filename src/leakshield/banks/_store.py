@@ -160,7 +160,8 @@ class BankStore:
             row = connection.execute(select(BankRow).where(BankRow.name == name)).first()
             if row is None:
                 raise BankNotFoundError(
-                    f"There is no bank named {name[:100]!r}. `leakshield bank list` lists them."
+                    f"There is no bank named {name[:100]!r}. List the banks with "
+                    "`leakshield bank list` or GET /api/v1/banks."
                 )
             count = None
             if with_count:
