@@ -49,6 +49,9 @@ def open_matcher(store: BankStore, cache_dir: Path | None) -> Matcher:
     if matcher is None:
         matcher = Matcher(store)
     applied = matcher.refresh()
+    if applied >= SNAPSHOT_AFTER:
+        # Read in chunks, the index holds many segments; one searches several times faster.
+        matcher.pdq.compact()
     if cache_dir is not None and (matcher.source == "database" or applied >= SNAPSHOT_AFTER):
         save_snapshot(matcher, cache_dir)
     return matcher
