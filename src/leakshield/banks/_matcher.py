@@ -92,6 +92,9 @@ class Matcher:
             self.seq = seq
             self._content_of = np.array(arrays["content_of"], dtype=np.int64)
             self._bank_of = np.array(arrays["bank_of"], dtype=np.int32)
+            # Room to grow now, at start-up: growing later copies both arrays and would
+            # delay the refresh that applies the next add.
+            self._grow(len(self._content_of) + len(self._content_of) // 8 + 1024)
             self._disabled = disabled_from_arrays(arrays["disabled_ids"], arrays["disabled_until"])
             with self.store.database.engine.connect() as connection:
                 self._load_banks(connection)
