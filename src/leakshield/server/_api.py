@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -237,16 +237,7 @@ async def add_content(request: Request, name: str) -> Response:
 
 
 def _add_signals(svc: Services, name: str, body: ContentIn) -> BankContent:
-    signals = parse_signals(body.signals)
-    content = svc.store.add_content(
-        name,
-        signals,
-        metadata=body.metadata,
-        note=body.note,
-        disabled_until=body.disabled_until,
-    )
-    wrote(svc)
-    return content
+    return _add(svc, name, parse_signals(body.signals), body)
 
 
 def _add_upload(svc: Services, name: str, form: FormData) -> BankContent:
@@ -260,7 +251,10 @@ def _add_upload(svc: Services, name: str, form: FormData) -> BankContent:
     }
     body = parse_fields(ContentFields, fields, "form")
     svc.store.bank(name)  # a missing bank is a 404 before the file is hashed
-    signals = hash_upload(svc, upload).signals
+    return _add(svc, name, hash_upload(svc, upload).signals, body)
+
+
+def _add(svc: Services, name: str, signals: Sequence[Signal], body: ContentFields) -> BankContent:
     content = svc.store.add_content(
         name,
         signals,
