@@ -120,3 +120,37 @@ def test_workers_see_each_others_writes_within_a_second(data_dir: Path) -> None:
         stderr = _stop(process)
     lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     assert sum(line.get("event") == "matcher ready" for line in lines) == 2  # one per worker
+
+
+def test_readme_server_example_runs(data_dir: Path) -> None:
+    """The README's server block, as written: a lookup key, `serve --workers 2`, and the
+    curl lookup (sent here with httpx, on the test's own port)."""
+    from tests.test_readme import code_blocks
+
+    [block] = [b for b in code_blocks("Usage") if any("leakshield serve --workers" in x for x in b)]
+    create, serve, curl = (line.split("  #")[0].strip() for line in block)
+    assert create.startswith("KEY=$(leakshield ") and create.endswith(")")
+    created = subprocess.run(
+        [
+            str(LEAKSHIELD),
+            *create[len("KEY=$(leakshield ") : -1].split(),
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = created.stdout.strip()
+    assert key.startswith("lsk_")
+    base, process = _start(data_dir, *serve.split()[2:])
+    try:
+        assert curl.startswith('curl -H "Authorization: Bearer $KEY" ')
+        url = curl.split('"')[3].replace("127.0.0.1:8750", base.removeprefix("http://"))
+        denied = httpx.get("http://" + url, timeout=10)
+        assert denied.status_code == 401
+        answer = httpx.get("http://" + url, headers={"Authorization": f"Bearer {key}"}, timeout=10)
+        assert answer.status_code == 200
+        assert answer.json()["matches"] == []
+    finally:
+        _stop(process)
