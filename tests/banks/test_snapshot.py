@@ -118,6 +118,19 @@ def test_a_second_matcher_starts_from_the_snapshot_and_matches_the_same(
     assert results(second, raw=True)[3] != []
 
 
+def test_restarting_from_snapshots_does_not_grow_the_saved_state(
+    filled: BankStore, cache: Path
+) -> None:
+    sizes = []
+    for _ in range(3):
+        matcher = open_matcher(filled, cache)
+        save_snapshot(matcher, cache)
+        sizes.append(len(matcher.content_of))
+
+    assert sizes[0] == sizes[1] == sizes[2]
+    assert sizes[0] == max(s.id for s in _signal_rows(filled)) + 1
+
+
 def test_changes_after_the_snapshot_are_applied(filled: BankStore, cache: Path) -> None:
     open_matcher(filled, cache)
     filled.add_content("A", [pdq(4)])
@@ -359,3 +372,12 @@ def test_a_follower_keeps_serving_while_the_database_is_away(
         lambda: follower.matcher.lookup([pdq(2)]) != [] and follower.last_error is None,
         within=1.0,
     )
+
+
+def _signal_rows(store: BankStore) -> list[Any]:
+    from sqlalchemy import select
+
+    from leakshield.store import SignalRow
+
+    with store.database.engine.connect() as connection:
+        return list(connection.execute(select(SignalRow.id)).all())

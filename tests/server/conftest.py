@@ -3,10 +3,13 @@ database on each backend, with one API key per role; and benign sample images.""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
@@ -117,3 +120,33 @@ def eventually(check: Callable[[], bool], within: float = 1.0) -> float:
         if time.monotonic() - started > within:
             pytest.fail(f"not true within {within} s")
         time.sleep(0.01)
+
+
+Route = tuple[int, dict[str, str], bytes]
+
+
+@contextlib.contextmanager
+def local_site(routes: Callable[[int], dict[str, Route]]) -> Iterator[str]:
+    """A tiny web site on 127.0.0.1 serving ``routes(port)`` (path: status, headers, body;
+    others 404); yields its base URL."""
+
+    class Site(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            table = routes(self.server.server_address[1])
+            status, headers, body = table.get(self.path, (404, {}, b"missing"))
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Site)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()

@@ -7,11 +7,9 @@ from __future__ import annotations
 import io
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +18,7 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from PIL import Image
 
-from tests.server.conftest import MD5_A, PDQ_A, Api, image_bytes
+from tests.server.conftest import MD5_A, PDQ_A, Api, image_bytes, local_site
 
 DOC = Path(__file__).parents[2] / "docs" / "hma.md"
 _BLOCKS = re.compile(r"```http\n(.*?)```", re.S)
@@ -248,25 +246,13 @@ def test_metadata_keys_are_hmas(api: Api) -> None:
 # URLs
 
 
-class _Site(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = image_bytes("camera")
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Site)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/camera.png"
-    server.shutdown()
+    picture = image_bytes("camera")
+    with local_site(
+        lambda _port: {"/camera.png": (200, {"Content-Type": "image/png"}, picture)}
+    ) as base:
+        yield base + "/camera.png"
 
 
 def test_urls_are_hashed_looked_up_and_banked_from_allowed_hosts(make_api: Any, site: str) -> None:

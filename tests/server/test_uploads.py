@@ -2,53 +2,35 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from leakshield.server._uploads import host_allowed
-from tests.server.conftest import Api, image_bytes
+from tests.server.conftest import Api, Route, image_bytes, local_site
 
 LIMIT = 200_000
 CAMERA = image_bytes("camera", "JPEG")
 
 
-class _Site(BaseHTTPRequestHandler):
-    """A tiny web site on 127.0.0.1: a picture, redirects, a big file, a 404."""
-
-    def do_GET(self) -> None:
-        port = self.server.server_address[1]
-        routes = {
-            "/camera.jpg": (200, {"Content-Type": "image/jpeg"}, CAMERA),
-            "/hop": (302, {"Location": "/camera.jpg"}, b""),
-            "/hop-absolute": (302, {"Location": f"http://127.0.0.1:{port}/camera.jpg"}, b""),
-            "/away": (302, {"Location": "http://elsewhere.example/camera.jpg"}, b""),
-            "/to-localhost": (302, {"Location": f"http://localhost:{port}/camera.jpg"}, b""),
-            "/loop": (302, {"Location": "/loop"}, b""),
-            "/big": (200, {"Content-Type": "image/jpeg"}, b"\xff" * (LIMIT + 1)),
-        }
-        status, headers, body = routes.get(self.path, (404, {}, b"missing"))
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_args: object) -> None:
-        pass
+def _routes(port: int) -> dict[str, Route]:
+    """A picture, redirects, a big file; anything else is a 404."""
+    return {
+        "/camera.jpg": (200, {"Content-Type": "image/jpeg"}, CAMERA),
+        "/hop": (302, {"Location": "/camera.jpg"}, b""),
+        "/hop-absolute": (302, {"Location": f"http://127.0.0.1:{port}/camera.jpg"}, b""),
+        "/away": (302, {"Location": "http://elsewhere.example/camera.jpg"}, b""),
+        "/to-localhost": (302, {"Location": f"http://localhost:{port}/camera.jpg"}, b""),
+        "/loop": (302, {"Location": "/loop"}, b""),
+        "/big": (200, {"Content-Type": "image/jpeg"}, b"\xff" * (LIMIT + 1)),
+    }
 
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Site)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with local_site(_routes) as base:
+        yield base
 
 
 @pytest.fixture

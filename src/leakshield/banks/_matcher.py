@@ -57,6 +57,7 @@ class Matcher:
         self._exact_of: dict[int, tuple[str, str]] = {}
         self._content_of = np.zeros(0, dtype=np.int64)
         self._bank_of = np.zeros(0, dtype=np.int32)
+        self._used = 0  # signal ids below this have been seen; the arrays may be longer
         self._banks: dict[int, Bank] = {}
         self._disabled: dict[int, datetime] = {}
         self.seq = 0
@@ -94,7 +95,8 @@ class Matcher:
             self._bank_of = np.array(arrays["bank_of"], dtype=np.int32)
             # Room to grow now, at start-up: growing later copies both arrays and would
             # delay the refresh that applies the next add.
-            self._grow(len(self._content_of) + len(self._content_of) // 8 + 1024)
+            self._used = len(self._content_of)
+            self._reserve(self._used + self._used // 2 + 1024)
             self._disabled = disabled_from_arrays(arrays["disabled_ids"], arrays["disabled_until"])
             with self.store.database.engine.connect() as connection:
                 self._load_banks(connection)
@@ -103,12 +105,12 @@ class Matcher:
     @property
     def content_of(self) -> np.ndarray:
         """Content id by signal id."""
-        return self._content_of
+        return self._content_of[: self._used]
 
     @property
     def bank_of(self) -> np.ndarray:
         """Bank id by signal id."""
-        return self._bank_of
+        return self._bank_of[: self._used]
 
     def disabled_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Disabled content as two arrays: ids, and POSIX seconds until which each is."""
@@ -226,9 +228,12 @@ class Matcher:
             self._disabled[int(content_id)] = utc(until)  # type: ignore[assignment]
 
     def _grow(self, size: int) -> None:
-        if size <= len(self._content_of):
-            return
-        capacity = max(size, int(len(self._content_of) * 1.5), 1024)
+        """Make room for signal ids below ``size``, with headroom for later adds."""
+        self._used = max(self._used, size)
+        if size > len(self._content_of):
+            self._reserve(max(size, int(len(self._content_of) * 1.5), 1024))
+
+    def _reserve(self, capacity: int) -> None:
         for name, dtype in (("_content_of", np.int64), ("_bank_of", np.int32)):
             grown = np.zeros(capacity, dtype=dtype)
             old = getattr(self, name)

@@ -8,6 +8,7 @@ them never skip one), and ids are handed out from the same row, never reused.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -435,7 +436,6 @@ def existing_keys(connection: Connection, bank_id: int, kind: str, keys: Sequenc
 
 def check_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
     """Metadata as a JSON object of at most 64 KiB."""
-    import json
 
     if not isinstance(metadata, Mapping):
         raise BankInputError("metadata must be a JSON object")
