@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "leakshield needs Python >= 3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
@@ -38,7 +38,7 @@ bench: install
 
 # Regenerates requirements.lock from pyproject.toml (needs the registry).
 lock: install
-	$(BIN)/uv pip compile pyproject.toml --all-extras --generate-hashes \
+	$(BIN)/uv pip compile pyproject.toml --all-extras --generate-hashes --override requirements-overrides.txt \
 		--python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements.lock
 
 clean:

@@ -1,0 +1,30 @@
+"""Keyed invisible watermark: embed a 64-bit payload that survives what leaked copies go through.
+
+``embed(image, key, payload)`` returns the marked image; ``detect(image, key)`` says whether a
+mark made with ``key`` is present and reads its payload. Without the key the mark can be
+neither read nor forged. The design and its false-positive bound are in docs/watermark.md.
+"""
+
+from leakshield.watermark._key import KEY_BYTES, WatermarkKey, WatermarkKeyError
+from leakshield.watermark._model import (
+    PAYLOAD_BITS,
+    PAYLOAD_BYTES,
+    Detection,
+    ImageTooSmallError,
+    WatermarkError,
+)
+from leakshield.watermark._core import MIN_SHORT_SIDE, detect, embed
+
+__all__ = [
+    "KEY_BYTES",
+    "MIN_SHORT_SIDE",
+    "PAYLOAD_BITS",
+    "PAYLOAD_BYTES",
+    "Detection",
+    "ImageTooSmallError",
+    "WatermarkError",
+    "WatermarkKey",
+    "WatermarkKeyError",
+    "detect",
+    "embed",
+]
