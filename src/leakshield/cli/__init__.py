@@ -9,6 +9,7 @@ from leakshield.cli import (  # noqa: F401  (registers commands)
     _hash,
     _lookup,
     _serve,
+    _watermark,
 )
 from leakshield.cli._main import main
 from leakshield.cli._root import app

@@ -1,23 +1,370 @@
-"""Embedding and detection (being written)."""
+"""Embedding and detection."""
 
 from __future__ import annotations
 
+import math
 from typing import TypeVar
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from leakshield.watermark._ecc import decode_payload, encode_payload
 from leakshield.watermark._key import WatermarkKey
-from leakshield.watermark._model import Detection
+from leakshield.watermark._model import (
+    PAYLOAD_BITS,
+    PAYLOAD_BYTES,
+    Detection,
+    ImageTooSmallError,
+    WatermarkError,
+)
+from leakshield.watermark._pattern import TILE, Layout, layout
+
+__all__ = ["MIN_SHORT_SIDE", "detect", "embed"]
 
 MIN_SHORT_SIDE = 512
 ImageT = TypeVar("ImageT", Image.Image, NDArray[np.uint8])
 
+# ---- parameters ---------------------------------------------------------------------------
+CELL_MIN = 3.0  # smallest cell, in pixels of the marked image
+CELLS_SHORT = 200.0  # cells across the short side, for images large enough
+TARGET_PSNR = 42.6  # dB, before rounding to 8 bits
+DELTA_MAX = 10.0  # no pixel changes by more than this
+MASK_RANGE = (0.35, 2.5)  # local strength relative to the image's median, flat to busy
+DETECT_SHORT = 1024  # detection works at most at this short side
+PERIOD_RANGE = (36.0, 320.0)  # tile periods searched, in detection pixels
+MAX_ATTEMPTS = 16  # decoding attempts per image; the false-positive bound counts them
+LATTICE_CANDIDATES = 4
+SHIFT_CANDIDATES = 2
+CANON_CELL = 3  # detection resamples the copy so that a cell is this many pixels
+DETAIL_SIGMA = 2.0  # detail = image minus its blur at this scale (canonical pixels)
+NORM_SIGMA = 3.0  # and divided by its local strength at this scale
 
-def embed(image: ImageT, key: WatermarkKey, payload: bytes | int, *, strength: float = 1.0) -> ImageT:
-    raise NotImplementedError
+
+# ---- image plumbing -----------------------------------------------------------------------
+
+
+def _rgb_of(image: Image.Image | NDArray[np.uint8]) -> NDArray[np.uint8]:
+    if isinstance(image, Image.Image):
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        return np.asarray(image, dtype=np.uint8)
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        raise WatermarkError("images are 8-bit: give a uint8 array")
+    if array.ndim == 2:
+        return np.repeat(array[:, :, None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise WatermarkError("give an RGB (H, W, 3) or grayscale (H, W) uint8 array")
+    return array[:, :, :3]
+
+
+def _luma(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
+    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return cv2.transform(rgb.astype(np.float32), weights[None, :])  # type: ignore[no-any-return]
+
+
+def _cell_size(height: int, width: int) -> float:
+    return max(CELL_MIN, min(height, width) / CELLS_SHORT)
+
+
+def _render(tile: NDArray[np.float32], height: int, width: int, cell: float) -> NDArray[np.float32]:
+    """The tile repeated over an image, each cell ``cell`` pixels wide, smoothly interpolated."""
+    rows = math.ceil(height / cell) + 1
+    cols = math.ceil(width / cell) + 1
+    grid = np.tile(tile, (math.ceil(rows / TILE), math.ceil(cols / TILE)))[:rows, :cols]
+    out_w, out_h = round(cols * cell), round(rows * cell)
+    pattern = cv2.resize(grid, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+    return pattern[:height, :width]  # type: ignore[no-any-return]
+
+
+def _mask(luma: NDArray[np.float32], cell: float) -> NDArray[np.float32]:
+    """How much change each region hides: local activity at the cell's scale, smoothed."""
+    height, width = luma.shape
+    factor = min(1.0, 2.0 / cell)  # work at about two pixels per cell
+    small = cv2.resize(
+        luma, (max(8, round(width * factor)), max(8, round(height * factor))),
+        interpolation=cv2.INTER_AREA,
+    )
+    detail = small - cv2.GaussianBlur(small, (0, 0), 1.5)
+    activity = np.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), 3.0))
+    median = float(np.median(activity)) + 1e-3
+    mask = np.clip(activity / median, *MASK_RANGE).astype(np.float32)
+    mask = cv2.GaussianBlur(mask, (0, 0), 1.0)
+    return cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)  # type: ignore[no-any-return]
+
+
+def _payload_bytes(payload: bytes | int) -> bytes:
+    if isinstance(payload, int):
+        if not 0 <= payload < 1 << PAYLOAD_BITS:
+            raise WatermarkError(f"a payload is a number from 0 to 2**{PAYLOAD_BITS} - 1")
+        return payload.to_bytes(PAYLOAD_BYTES, "big")
+    if len(payload) != PAYLOAD_BYTES:
+        raise WatermarkError(f"a payload is {PAYLOAD_BYTES} bytes ({PAYLOAD_BITS} bits)")
+    return bytes(payload)
+
+
+# ---- embedding ----------------------------------------------------------------------------
+
+
+def embed(
+    image: ImageT, key: WatermarkKey, payload: bytes | int, *, strength: float = 1.0
+) -> ImageT:
+    """``image`` with ``payload`` marked in it under ``key``; the same type as given."""
+    data = _payload_bytes(payload)
+    rgb = _rgb_of(image)
+    height, width = rgb.shape[:2]
+    if min(height, width) < MIN_SHORT_SIDE:
+        raise ImageTooSmallError(
+            f"the image is {width}x{height}; a watermark needs at least {MIN_SHORT_SIDE} "
+            "pixels on the short side to carry its full payload"
+        )
+    delta = _delta(_luma(rgb), key, data, strength)
+    marked = np.clip(rgb.astype(np.float32) + delta[:, :, None], 0, 255)
+    out = np.rint(marked).astype(np.uint8)
+    if isinstance(image, Image.Image):
+        return _like(image, out)  # type: ignore[return-value]
+    array = np.asarray(image)
+    if array.ndim == 2:
+        return out[:, :, 0]  # type: ignore[return-value]
+    if array.shape[2] == 4:
+        return np.dstack([out, array[:, :, 3]])  # type: ignore[return-value]
+    return out  # type: ignore[return-value]
+
+
+def _like(original: Image.Image, rgb: NDArray[np.uint8]) -> Image.Image:
+    marked = Image.fromarray(rgb, "RGB")
+    if original.mode == "L":
+        return marked.getchannel(0)
+    if original.mode == "RGBA":
+        marked.putalpha(original.getchannel("A"))
+    return marked
+
+
+def _delta(
+    luma: NDArray[np.float32], key: WatermarkKey, payload: bytes, strength: float
+) -> NDArray[np.float32]:
+    height, width = luma.shape
+    cell = _cell_size(height, width)
+    tile = layout(key).tile(encode_payload(key, payload))
+    shaped = _render(tile, height, width, cell) * _mask(luma, cell)
+    target_mse = 255.0**2 / 10 ** (TARGET_PSNR / 10)
+    alpha = math.sqrt(target_mse / max(float(np.mean(shaped * shaped)), 1e-12)) * strength
+    return np.clip(shaped * alpha, -DELTA_MAX, DELTA_MAX)  # type: ignore[no-any-return]
+
+
+# ---- detection ----------------------------------------------------------------------------
 
 
 def detect(image: Image.Image | NDArray[np.uint8], key: WatermarkKey) -> Detection:
-    raise NotImplementedError
+    """Looks for a mark made with ``key``; ``present`` only if its payload's check matches."""
+    rgb = _rgb_of(image)
+    luma = _luma(rgb)
+    height, width = luma.shape
+    scale0 = min(1.0, DETECT_SHORT / min(height, width))
+    if scale0 < 1.0:
+        luma = cv2.resize(
+            luma, (round(width * scale0), round(height * scale0)), interpolation=cv2.INTER_AREA
+        )
+    if min(luma.shape) < 2 * PERIOD_RANGE[0]:
+        return Detection(present=False, payload=None, confidence=0.0)
+    tiles = layout(key)
+    attempts = 0
+    best = 0.0
+    for v1 in _lattice_candidates(_whiten(luma, 8.0 * scale0))[:LATTICE_CANDIDATES]:
+        period = float(np.hypot(*v1))
+        angle = math.degrees(math.atan2(v1[1], v1[0]))
+        folded = _fold(luma, v1)
+        for shift in _shifts(folded, tiles)[:SHIFT_CANDIDATES]:
+            if attempts >= MAX_ATTEMPTS:
+                break
+            attempts += 1
+            aligned = np.roll(folded, (-shift[0], -shift[1]), axis=(0, 1))
+            cells = aligned.reshape(TILE, CANON_CELL, TILE, CANON_CELL).sum(axis=(1, 3))
+            soft = tiles.soft_bits(cells)
+            payload, codeword = decode_payload(key, soft)
+            agreement = float(np.mean(np.sign(soft) == codeword))
+            confidence = max(0.0, 2.0 * agreement - 1.0)
+            if payload is not None:
+                scale = period / scale0 / (TILE * _cell_size(height, width))
+                return Detection(
+                    present=True,
+                    payload=payload,
+                    confidence=round(confidence, 4),
+                    scale=round(scale, 4),
+                    rotation=round(angle, 2),
+                    bit_errors=int(np.sum(np.sign(soft) != codeword)),
+                    attempts=attempts,
+                )
+            best = max(best, confidence)
+    return Detection(present=False, payload=None, confidence=0.0, attempts=attempts)
+
+
+def _whiten(luma: NDArray[np.float32], block: float) -> NDArray[np.float32]:
+    """The image's detail, its border faded, and JPEG's ``block``-pixel grid notched out."""
+    height, width = luma.shape
+    spectrum = np.fft.rfft2(_detail(luma) * _taper(height, width))
+    # JPEG's block grid puts lines at multiples of 1/block cycles per pixel.
+    rows = np.rint(np.arange(0, height, height / block)).astype(int)
+    cols = np.rint(np.arange(0, width // 2 + 1, width / block)).astype(int)
+    near = np.array([-1, 0, 1])
+    for row in rows:
+        for dr in near:
+            spectrum[(row + dr) % height, np.clip(cols[:, None] + near, 0, width // 2)] = 0
+    return np.fft.irfft2(spectrum, s=luma.shape).astype(np.float32)
+
+
+def _taper(height: int, width: int) -> NDArray[np.float32]:
+    """A window that fades the image's border, so the FFT does not see its edges as a cross."""
+
+    def ramp(n: int) -> NDArray[np.float32]:
+        edge = max(1, n // 16)
+        window = np.ones(n, dtype=np.float32)
+        fade = 0.5 - 0.5 * np.cos(np.pi * (np.arange(edge) + 0.5) / edge)
+        window[:edge] = fade
+        window[n - edge :] = fade[::-1]
+        return window
+
+    return np.outer(ramp(height), ramp(width))
+
+
+def _prominence(acf: NDArray[np.float32]) -> NDArray[np.float32]:
+    """How much each point of the autocorrelation stands above its surroundings along both
+    axes: a lattice peak does, a ridge along a row or a column (edges, borders) does not."""
+    along_x = np.zeros_like(acf)
+    along_y = np.zeros_like(acf)
+    offsets = (4, 5, 6, 7)
+    for o in offsets:
+        along_x += np.roll(acf, o, axis=1) + np.roll(acf, -o, axis=1)
+        along_y += np.roll(acf, o, axis=0) + np.roll(acf, -o, axis=0)
+    background = np.maximum(along_x, along_y) / (2 * len(offsets))
+    return acf - background  # type: ignore[no-any-return]
+
+
+def _detail(luma: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Detail at the canonical cell's scale, each region scaled to unit strength."""
+    detail = luma - cv2.GaussianBlur(luma, (0, 0), DETAIL_SIGMA)
+    energy = cv2.GaussianBlur(detail * detail, (0, 0), NORM_SIGMA)
+    return detail / np.sqrt(energy + 1.0)  # type: ignore[no-any-return]
+
+
+def _lattice_candidates(white: NDArray[np.float32]) -> list[NDArray[np.float64]]:
+    """Tile vectors the autocorrelation suggests, best first (x-ish vector, in pixels)."""
+    height, width = white.shape
+    spectrum = np.fft.rfft2(white)
+    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+    acf = np.fft.irfft2(power, s=white.shape).astype(np.float32)
+    acf /= acf[0, 0] + 1e-12
+    acf = _prominence(np.fft.fftshift(acf))
+    cy, cx = height // 2, width // 2
+    low, high = PERIOD_RANGE
+    high = min(high, min(height, width) / 2.0)
+    ys, xs = np.mgrid[-cy : height - cy, -cx : width - cx]
+    radius = np.hypot(xs, ys)
+    region = (radius >= low) & (radius <= high) & (xs > 0) & (np.abs(ys) <= xs)
+    dilated = cv2.dilate(acf, np.ones((5, 5), np.uint8))
+    peaks = region & (acf >= dilated) & (acf > 0)
+    py, px = np.nonzero(peaks)
+    if len(py) == 0:
+        return []
+    order = np.argsort(acf[py, px])[::-1][:40]
+    scored = []
+    for i in order:
+        v1 = np.array([px[i] - cx, py[i] - cy], dtype=np.float64)
+        v1 = _refine(acf, v1, cx, cy)
+        scored.append((_lattice_score(acf, v1, cx, cy), v1))
+    scored.sort(key=lambda item: -item[0])
+    return [v for _, v in scored]
+
+
+_LATTICE_POINTS = np.array(
+    [(a, b) for a in range(-2, 3) for b in range(-2, 3) if (a, b) != (0, 0)], dtype=np.float64
+)
+
+
+def _lattice_score(acf: NDArray[np.float32], v1: NDArray[np.float64], cx: int, cy: int) -> float:
+    v2 = np.array([-v1[1], v1[0]])
+    points = _LATTICE_POINTS[:, :1] * v1 + _LATTICE_POINTS[:, 1:] * v2
+    return float(np.sum(_sample(acf, points[:, 0] + cx, points[:, 1] + cy)))
+
+
+def _sample(image: NDArray[np.float32], x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
+    height, width = image.shape
+    inside = (x >= 0) & (x <= width - 2) & (y >= 0) & (y <= height - 2)
+    x = np.clip(x, 0, width - 2)
+    y = np.clip(y, 0, height - 2)
+    x0 = np.floor(x).astype(np.int64)
+    y0 = np.floor(y).astype(np.int64)
+    fx, fy = x - x0, y - y0
+    value = (
+        image[y0, x0] * (1 - fx) * (1 - fy)
+        + image[y0, x0 + 1] * fx * (1 - fy)
+        + image[y0 + 1, x0] * (1 - fx) * fy
+        + image[y0 + 1, x0 + 1] * fx * fy
+    )
+    return np.where(inside, value, 0.0)
+
+
+def _refine(acf: NDArray[np.float32], v1: NDArray[np.float64], cx: int, cy: int) -> NDArray[np.float64]:
+    """Sub-pixel tile vector: the lattice score's maximum near ``v1``."""
+    best = v1
+    for step in (0.5, 0.25, 0.1, 0.05):
+        offsets = np.array([(a, b) for a in (-2, -1, 0, 1, 2) for b in (-2, -1, 0, 1, 2)]) * step
+        scores = [_lattice_score(acf, best + o, cx, cy) for o in offsets]
+        best = best + offsets[int(np.argmax(scores))]
+    return best
+
+
+def _fold(luma: NDArray[np.float32], v1: NDArray[np.float64]) -> NDArray[np.float32]:
+    """The image resampled so each cell is ``CANON_CELL`` pixels, its detail summed over tiles."""
+    period = TILE * CANON_CELL
+    v2 = np.array([-v1[1], v1[0]])
+    # canonical (u, v) -> image (x, y) = (u * v1 + v * v2) / period
+    forward = np.array([[v1[0], v2[0]], [v1[1], v2[1]]]) / period
+    shrink = float(np.hypot(*v1)) / period  # image pixels per canonical pixel
+    if shrink > 1.2:
+        luma = cv2.GaussianBlur(luma, (0, 0), 0.5 * shrink)
+    inverse = np.linalg.inv(forward)
+    height, width = luma.shape
+    corners = np.array([[0, 0], [width, 0], [0, height], [width, height]], dtype=np.float64)
+    canon = corners @ inverse.T
+    low = np.floor(canon.min(axis=0))
+    size = np.ceil(canon.max(axis=0) - low).astype(int)
+    size = (size // period + 1) * period
+    matrix = np.hstack([forward, (forward @ low)[:, None]])
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    dsize = (int(size[0]), int(size[1]))
+    canvas = cv2.warpAffine(luma, matrix, dsize, flags=flags, borderMode=cv2.BORDER_REFLECT)
+    valid = cv2.warpAffine(np.ones_like(luma), matrix, dsize, flags=flags)
+    valid = cv2.erode((valid > 0.99).astype(np.float32), np.ones((5, 5), np.uint8))
+    detail = _detail(canvas) * valid
+    rows, cols = canvas.shape[0] // period, canvas.shape[1] // period
+    sums = detail.reshape(rows, period, cols, period).sum(axis=(0, 2))
+    counts = valid.reshape(rows, period, cols, period).sum(axis=(0, 2))
+    return (sums / np.maximum(counts, 1.0)).astype(np.float32)
+
+
+def _template(tiles: Layout) -> NDArray[np.float32]:
+    k = CANON_CELL
+    pilot = np.pad(tiles.pilot_tile(), 1, mode="wrap")
+    big = cv2.resize(pilot, (pilot.shape[1] * k, pilot.shape[0] * k), interpolation=cv2.INTER_LINEAR)
+    return big[k : k + TILE * k, k : k + TILE * k]  # type: ignore[no-any-return]
+
+
+def _shifts(folded: NDArray[np.float32], tiles: Layout) -> list[tuple[int, int]]:
+    """Where the tile starts in the folded image, best first."""
+    template = _template(tiles)
+    corr = np.fft.irfft2(
+        np.fft.rfft2(folded) * np.conj(np.fft.rfft2(template)), s=folded.shape
+    )
+    flat = np.argsort(corr.reshape(-1))[::-1]
+    picks: list[tuple[int, int]] = []
+    for index in flat[: 8 * SHIFT_CANDIDATES]:
+        y, x = divmod(int(index), folded.shape[1])
+        if all(min(abs(y - py), folded.shape[0] - abs(y - py)) > 2
+               or min(abs(x - px), folded.shape[1] - abs(x - px)) > 2 for py, px in picks):
+            picks.append((y, x))
+        if len(picks) >= SHIFT_CANDIDATES:
+            break
+    return picks
