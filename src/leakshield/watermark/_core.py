@@ -35,9 +35,12 @@ MASK_RANGE = (0.35, 2.5)  # local strength relative to the image's median, flat 
 DETECT_SHORT = 1024  # detection works at most at this short side
 PERIOD_RANGE = (36.0, 320.0)  # tile periods searched, in detection pixels
 MAX_ATTEMPTS = 16  # decoding attempts per image; the false-positive bound counts them
-LATTICE_CANDIDATES = 4
+LATTICE_CANDIDATES = 6
+DECODE_CANDIDATES = 3
 SHIFT_CANDIDATES = 2
+REFINE_CANDIDATES = 6
 CANON_CELL = 3  # detection resamples the copy so that a cell is this many pixels
+PREVIEW = 4 * CANON_CELL * TILE  # canonical pixels a side of the quick look: 4 x 4 tiles
 DETAIL_SIGMA = 2.0  # detail = image minus its blur at this scale (canonical pixels)
 NORM_SIGMA = 3.0  # and divided by its local strength at this scale
 
@@ -61,6 +64,7 @@ def _rgb_of(image: Image.Image | NDArray[np.uint8]) -> NDArray[np.uint8]:
 
 
 def _luma(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """BT.601 luma as float32."""
     weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
     return cv2.transform(rgb.astype(np.float32), weights[None, :])  # type: ignore[no-any-return]
 
@@ -70,7 +74,8 @@ def _cell_size(height: int, width: int) -> float:
 
 
 def _render(tile: NDArray[np.float32], height: int, width: int, cell: float) -> NDArray[np.float32]:
-    """The tile repeated over an image, each cell ``cell`` pixels wide, smoothly interpolated."""
+    """The tile repeated over a ``height`` x ``width`` grid whose cells are ``cell`` pixels,
+    smoothly interpolated."""
     rows = math.ceil(height / cell) + 1
     cols = math.ceil(width / cell) + 1
     grid = np.tile(tile, (math.ceil(rows / TILE), math.ceil(cols / TILE)))[:rows, :cols]
@@ -79,20 +84,14 @@ def _render(tile: NDArray[np.float32], height: int, width: int, cell: float) -> 
     return pattern[:height, :width]  # type: ignore[no-any-return]
 
 
-def _mask(luma: NDArray[np.float32], cell: float) -> NDArray[np.float32]:
-    """How much change each region hides: local activity at the cell's scale, smoothed."""
-    height, width = luma.shape
-    factor = min(1.0, 2.0 / cell)  # work at about two pixels per cell
-    small = cv2.resize(
-        luma, (max(8, round(width * factor)), max(8, round(height * factor))),
-        interpolation=cv2.INTER_AREA,
-    )
-    detail = small - cv2.GaussianBlur(small, (0, 0), 1.5)
+def _mask(luma: NDArray[np.float32]) -> NDArray[np.float32]:
+    """How much change each region hides: local activity at the cell's scale (``luma`` is the
+    image at about two pixels per cell), relative to the image's median."""
+    detail = luma - cv2.GaussianBlur(luma, (0, 0), 1.5)
     activity = np.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), 3.0))
     median = float(np.median(activity)) + 1e-3
     mask = np.clip(activity / median, *MASK_RANGE).astype(np.float32)
-    mask = cv2.GaussianBlur(mask, (0, 0), 1.0)
-    return cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)  # type: ignore[no-any-return]
+    return cv2.GaussianBlur(mask, (0, 0), 1.0)  # type: ignore[no-any-return]
 
 
 def _payload_bytes(payload: bytes | int) -> bytes:
@@ -111,18 +110,26 @@ def _payload_bytes(payload: bytes | int) -> bytes:
 def embed(
     image: ImageT, key: WatermarkKey, payload: bytes | int, *, strength: float = 1.0
 ) -> ImageT:
-    """``image`` with ``payload`` marked in it under ``key``; the same type as given."""
+    """``image`` with ``payload`` marked in it under ``key``; the same type as given.
+
+    The change is the same in R, G and B (a change of luma only), at most ``DELTA_MAX`` per
+    pixel, and sized so that PSNR is about ``TARGET_PSNR`` dB at ``strength`` 1.
+    """
     data = _payload_bytes(payload)
+    if not 0.0 < strength <= 4.0:
+        raise WatermarkError("strength is a number above 0 and at most 4 (1 is the default)")
     rgb = _rgb_of(image)
     height, width = rgb.shape[:2]
     if min(height, width) < MIN_SHORT_SIDE:
         raise ImageTooSmallError(
-            f"the image is {width}x{height}; a watermark needs at least {MIN_SHORT_SIDE} "
-            "pixels on the short side to carry its full payload"
+            f"the image is {width}x{height} pixels; a watermark needs at least "
+            f"{MIN_SHORT_SIDE} pixels on the short side to carry its full payload"
         )
-    delta = _delta(_luma(rgb), key, data, strength)
-    marked = np.clip(rgb.astype(np.float32) + delta[:, :, None], 0, 255)
-    out = np.rint(marked).astype(np.uint8)
+    delta = _delta(rgb, key, data, strength)
+    # Saturating 8-bit adds: the same as clip(rgb + delta) without a float copy of the image.
+    up = np.clip(delta, 0, 255).astype(np.uint8)
+    down = np.clip(-delta, 0, 255).astype(np.uint8)
+    out = cv2.subtract(cv2.add(rgb, cv2.merge([up, up, up])), cv2.merge([down, down, down]))
     if isinstance(image, Image.Image):
         return _like(image, out)  # type: ignore[return-value]
     array = np.asarray(image)
@@ -143,15 +150,22 @@ def _like(original: Image.Image, rgb: NDArray[np.uint8]) -> Image.Image:
 
 
 def _delta(
-    luma: NDArray[np.float32], key: WatermarkKey, payload: bytes, strength: float
-) -> NDArray[np.float32]:
-    height, width = luma.shape
+    rgb: NDArray[np.uint8], key: WatermarkKey, payload: bytes, strength: float
+) -> NDArray[np.int16]:
+    """The change to each pixel's luma, rounded, worked out at about two pixels per cell."""
+    height, width = rgb.shape[:2]
     cell = _cell_size(height, width)
+    factor = min(1.0, 2.0 / cell)
+    size = (max(8, round(width * factor)), max(8, round(height * factor)))
+    small = rgb if factor == 1.0 else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     tile = layout(key).tile(encode_payload(key, payload))
-    shaped = _render(tile, height, width, cell) * _mask(luma, cell)
+    shaped = _render(tile, size[1], size[0], cell * factor) * _mask(_luma(small))
+    if factor < 1.0:
+        shaped = cv2.resize(shaped, (width, height), interpolation=cv2.INTER_LINEAR)
     target_mse = 255.0**2 / 10 ** (TARGET_PSNR / 10)
     alpha = math.sqrt(target_mse / max(float(np.mean(shaped * shaped)), 1e-12)) * strength
-    return np.clip(shaped * alpha, -DELTA_MAX, DELTA_MAX)  # type: ignore[no-any-return]
+    shaped *= alpha
+    return np.rint(np.clip(shaped, -DELTA_MAX, DELTA_MAX)).astype(np.int16)
 
 
 # ---- detection ----------------------------------------------------------------------------
@@ -160,19 +174,22 @@ def _delta(
 def detect(image: Image.Image | NDArray[np.uint8], key: WatermarkKey) -> Detection:
     """Looks for a mark made with ``key``; ``present`` only if its payload's check matches."""
     rgb = _rgb_of(image)
-    luma = _luma(rgb)
-    height, width = luma.shape
+    height, width = rgb.shape[:2]
     scale0 = min(1.0, DETECT_SHORT / min(height, width))
     if scale0 < 1.0:
-        luma = cv2.resize(
-            luma, (round(width * scale0), round(height * scale0)), interpolation=cv2.INTER_AREA
-        )
+        size = (round(width * scale0), round(height * scale0))
+        rgb = cv2.resize(np.ascontiguousarray(rgb), size, interpolation=cv2.INTER_AREA)
+    luma = _luma(rgb)
     if min(luma.shape) < 2 * PERIOD_RANGE[0]:
         return Detection(present=False, payload=None, confidence=0.0)
     tiles = layout(key)
     attempts = 0
     best = 0.0
-    for v1 in _lattice_candidates(_whiten(luma, 8.0 * scale0))[:LATTICE_CANDIDATES]:
+    candidates = _lattice_candidates(_whiten(luma, 8.0 * scale0))[:LATTICE_CANDIDATES]
+    # A quick look at the image's centre ranks the candidates by the pilot's peak.
+    strength = [float(_pilot_correlation(_fold(luma, v, PREVIEW), tiles).max()) for v in candidates]
+    ranked = [candidates[i] for i in np.argsort(strength)[::-1][:DECODE_CANDIDATES]]
+    for v1 in ranked:
         period = float(np.hypot(*v1))
         angle = math.degrees(math.atan2(v1[1], v1[0]))
         folded = _fold(luma, v1)
@@ -269,13 +286,12 @@ def _lattice_candidates(white: NDArray[np.float32]) -> list[NDArray[np.float64]]
     if len(py) == 0:
         return []
     order = np.argsort(acf[py, px])[::-1][:40]
-    scored = []
-    for i in order:
-        v1 = np.array([px[i] - cx, py[i] - cy], dtype=np.float64)
-        v1 = _refine(acf, v1, cx, cy)
-        scored.append((_lattice_score(acf, v1, cx, cy), v1))
-    scored.sort(key=lambda item: -item[0])
-    return [v for _, v in scored]
+    vectors = np.stack([px[order] - cx, py[order] - cy], axis=1).astype(np.float64)
+    scores = _lattice_scores(acf, vectors, cx, cy)
+    best = vectors[np.argsort(scores)[::-1][:REFINE_CANDIDATES]]
+    refined = [_refine(acf, v, cx, cy) for v in best]
+    final = _lattice_scores(acf, np.array(refined), cx, cy)
+    return [refined[i] for i in np.argsort(final)[::-1]]
 
 
 _LATTICE_POINTS = np.array(
@@ -283,10 +299,15 @@ _LATTICE_POINTS = np.array(
 )
 
 
-def _lattice_score(acf: NDArray[np.float32], v1: NDArray[np.float64], cx: int, cy: int) -> float:
-    v2 = np.array([-v1[1], v1[0]])
-    points = _LATTICE_POINTS[:, :1] * v1 + _LATTICE_POINTS[:, 1:] * v2
-    return float(np.sum(_sample(acf, points[:, 0] + cx, points[:, 1] + cy)))
+def _lattice_scores(
+    acf: NDArray[np.float32], vectors: NDArray[np.float64], cx: int, cy: int
+) -> NDArray[np.float64]:
+    """For each candidate tile vector, the autocorrelation summed over its lattice's points."""
+    v1 = vectors[:, None, :]
+    v2 = np.stack([-vectors[:, 1], vectors[:, 0]], axis=1)[:, None, :]
+    points = _LATTICE_POINTS[None, :, :1] * v1 + _LATTICE_POINTS[None, :, 1:] * v2
+    values = _sample(acf, points[..., 0] + cx, points[..., 1] + cy)
+    return values.sum(axis=1)  # type: ignore[no-any-return]
 
 
 def _sample(image: NDArray[np.float32], x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -306,38 +327,60 @@ def _sample(image: NDArray[np.float32], x: NDArray[np.float64], y: NDArray[np.fl
     return np.where(inside, value, 0.0)
 
 
-def _refine(acf: NDArray[np.float32], v1: NDArray[np.float64], cx: int, cy: int) -> NDArray[np.float64]:
+_OFFSETS = np.array([(a, b) for a in (-2, -1, 0, 1, 2) for b in (-2, -1, 0, 1, 2)], dtype=float)
+
+
+def _refine(
+    acf: NDArray[np.float32], v1: NDArray[np.float64], cx: int, cy: int
+) -> NDArray[np.float64]:
     """Sub-pixel tile vector: the lattice score's maximum near ``v1``."""
     best = v1
     for step in (0.5, 0.25, 0.1, 0.05):
-        offsets = np.array([(a, b) for a in (-2, -1, 0, 1, 2) for b in (-2, -1, 0, 1, 2)]) * step
-        scores = [_lattice_score(acf, best + o, cx, cy) for o in offsets]
-        best = best + offsets[int(np.argmax(scores))]
+        trials = best + _OFFSETS * step
+        best = trials[int(np.argmax(_lattice_scores(acf, trials, cx, cy)))]
     return best
 
 
-def _fold(luma: NDArray[np.float32], v1: NDArray[np.float64]) -> NDArray[np.float32]:
-    """The image resampled so each cell is ``CANON_CELL`` pixels, its detail summed over tiles."""
+def _fold(
+    luma: NDArray[np.float32], v1: NDArray[np.float64], window: int | None = None
+) -> NDArray[np.float32]:
+    """The image resampled so each cell is ``CANON_CELL`` pixels, its detail summed over tiles.
+
+    With ``window``, only a ``window``-pixel square (canonical pixels) about the image's
+    centre is used: a quick look to rank candidate tile vectors.
+    """
     period = TILE * CANON_CELL
     v2 = np.array([-v1[1], v1[0]])
     # canonical (u, v) -> image (x, y) = (u * v1 + v * v2) / period
     forward = np.array([[v1[0], v2[0]], [v1[1], v2[1]]]) / period
-    shrink = float(np.hypot(*v1)) / period  # image pixels per canonical pixel
-    if shrink > 1.2:
-        luma = cv2.GaussianBlur(luma, (0, 0), 0.5 * shrink)
     inverse = np.linalg.inv(forward)
     height, width = luma.shape
-    corners = np.array([[0, 0], [width, 0], [0, height], [width, height]], dtype=np.float64)
-    canon = corners @ inverse.T
-    low = np.floor(canon.min(axis=0))
-    size = np.ceil(canon.max(axis=0) - low).astype(int)
-    size = (size // period + 1) * period
-    matrix = np.hstack([forward, (forward @ low)[:, None]])
+    if window is None:
+        corners = np.array([[0, 0], [width, 0], [0, height], [width, height]], dtype=float)
+        canon = corners @ inverse.T
+        low = np.floor(canon.min(axis=0))
+        size = (np.ceil(canon.max(axis=0) - low).astype(int) // period + 1) * period
+    else:
+        size = np.array([window, window])
+        low = np.floor(inverse @ np.array([width / 2, height / 2]) - window / 2)
+    # Only the part of the image the canonical window maps from is resampled.
+    box = np.array([[0, 0], [size[0], 0], [0, size[1]], [size[0], size[1]]], dtype=float) + low
+    mapped = box @ forward.T
+    x0, y0 = np.maximum(np.floor(mapped.min(axis=0)).astype(int) - 4, 0)
+    x1 = min(width, int(np.ceil(mapped[:, 0].max())) + 4)
+    y1 = min(height, int(np.ceil(mapped[:, 1].max())) + 4)
+    part = luma[y0:y1, x0:x1]
+    shrink = float(np.hypot(*v1)) / period  # image pixels per canonical pixel
+    if shrink > 1.2:
+        part = cv2.GaussianBlur(part, (0, 0), 0.5 * shrink)
+    offset = forward @ low - np.array([x0, y0])
+    matrix = np.hstack([forward, offset[:, None]])
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     dsize = (int(size[0]), int(size[1]))
-    canvas = cv2.warpAffine(luma, matrix, dsize, flags=flags, borderMode=cv2.BORDER_REFLECT)
-    valid = cv2.warpAffine(np.ones_like(luma), matrix, dsize, flags=flags)
-    valid = cv2.erode((valid > 0.99).astype(np.float32), np.ones((5, 5), np.uint8))
+    canvas = cv2.warpAffine(part, matrix, dsize, flags=flags, borderMode=cv2.BORDER_REFLECT)
+    ones = np.full(part.shape, 255, dtype=np.uint8)
+    valid = cv2.warpAffine(ones, matrix, dsize, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+    valid = cv2.erode(valid, np.ones((5, 5), np.uint8)).astype(np.float32) / 255.0
     detail = _detail(canvas) * valid
     rows, cols = canvas.shape[0] // period, canvas.shape[1] // period
     sums = detail.reshape(rows, period, cols, period).sum(axis=(0, 2))
@@ -352,18 +395,25 @@ def _template(tiles: Layout) -> NDArray[np.float32]:
     return big[k : k + TILE * k, k : k + TILE * k]  # type: ignore[no-any-return]
 
 
+def _pilot_correlation(folded: NDArray[np.float32], tiles: Layout) -> NDArray[np.float64]:
+    """The pilot's correlation with the folded tile at every cyclic shift, as z-scores."""
+    template = _template(tiles)
+    corr = np.fft.irfft2(np.fft.rfft2(folded) * np.conj(np.fft.rfft2(template)), s=folded.shape)
+    return (corr - corr.mean()) / (corr.std() + 1e-12)  # type: ignore[no-any-return]
+
+
 def _shifts(folded: NDArray[np.float32], tiles: Layout) -> list[tuple[int, int]]:
     """Where the tile starts in the folded image, best first."""
-    template = _template(tiles)
-    corr = np.fft.irfft2(
-        np.fft.rfft2(folded) * np.conj(np.fft.rfft2(template)), s=folded.shape
-    )
-    flat = np.argsort(corr.reshape(-1))[::-1]
+    corr = _pilot_correlation(folded, tiles)
+    height, width = corr.shape
     picks: list[tuple[int, int]] = []
-    for index in flat[: 8 * SHIFT_CANDIDATES]:
-        y, x = divmod(int(index), folded.shape[1])
-        if all(min(abs(y - py), folded.shape[0] - abs(y - py)) > 2
-               or min(abs(x - px), folded.shape[1] - abs(x - px)) > 2 for py, px in picks):
+    for index in np.argsort(corr.reshape(-1))[::-1][: 8 * SHIFT_CANDIDATES]:
+        y, x = divmod(int(index), width)
+        apart = all(
+            min(abs(y - py), height - abs(y - py)) > 2 or min(abs(x - px), width - abs(x - px)) > 2
+            for py, px in picks
+        )
+        if apart:
             picks.append((y, x))
         if len(picks) >= SHIFT_CANDIDATES:
             break

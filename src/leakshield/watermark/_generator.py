@@ -85,7 +85,7 @@ def _bits_of_int(message: int) -> NDArray[np.bool_]:
 
 
 # Each threshold is the fewest matching bits that random bits reach with probability at most
-# 1.5e-9 (both colour orders counted); none of 6,000 unmarked test images came close to any.
+# 1.5e-9 (both colour orders counted); none of 5,000 unmarked test images came close to any.
 _KNOWN_MARKS = (
     # diffusers' StableDiffusionXLWatermarker, copied from Stability AI's generative-models.
     _KnownMark(
