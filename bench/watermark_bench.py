@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,9 @@ FP_PHOTOS = ["astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry",
 FP_PHOTOS += ["motorcycle_left", "hubble_deep_field", "retina", "moon", "coins", "page"]
 
 
+@cache
 def sample(name: str) -> np.ndarray:
-    """One of scikit-image's bundled (never downloaded) photos as RGB."""
+    """One of scikit-image's bundled (never downloaded) photos as RGB (shared: do not modify)."""
     from skimage import data
 
     image = data.stereo_motorcycle()[0] if name == "motorcycle_left" else getattr(data, name)()

@@ -26,21 +26,24 @@ _HEX16 = re.compile(r"[0-9a-f]{16}")
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A photo as JPEG and PNG, one too small to mark, and a file that is no image."""
+    """A photo as JPEG and PNG, and files that cannot be marked."""
     root = tmp_path_factory.mktemp("watermark-cli")
     photo = Image.fromarray(skimage.data.astronaut()).resize((600, 560))
     photo.save(root / "photo.jpg", quality=92)
     photo.save(root / "photo.png")
     photo.resize((300, 280)).save(root / "small.png")
+    photo.save(root / "anim.webp", save_all=True, append_images=[photo.rotate(5)], quality=50)
+    (root / "cut.jpg").write_bytes((root / "photo.jpg").read_bytes()[:30_000])
     (root / "notes.jpg").write_text("not an image")
     return {path.name: path for path in root.iterdir()}
 
 
 @pytest.fixture
-def key_file(cli: Cli, data_dir: Path) -> Path:
-    """The data directory's default key, made by `watermark keygen`."""
-    assert cli("watermark", "keygen").exit_code == 0
-    return data_dir / "watermark" / "default.key"
+def key_file(data_dir: Path) -> Path:
+    """The data directory's default key (a fixed one, so that results do not vary by key)."""
+    path = data_dir / "watermark" / "default.key"
+    WatermarkKey(bytes(range(32))).save(path)
+    return path
 
 
 def listing(directory: Path) -> list[str]:
@@ -167,6 +170,8 @@ def test_without_a_key_embed_says_to_run_keygen(
     [
         ("small.png", "o.png", "image-too-small"),
         ("notes.jpg", "o.jpg", "unsupported-format"),
+        ("anim.webp", "o.webp", "animated"),
+        ("cut.jpg", "o.jpg", "corrupt"),
         ("photo.png", "photo.png", "same-file"),
         ("photo.png", "o.jpg", "format-mismatch"),
         ("missing.png", "o.png", "not-found"),
@@ -244,10 +249,10 @@ def test_an_explicit_key_file_and_another_key(
     cli: Cli, photos: dict[str, Path], tmp_path: Path
 ) -> None:
     mine, theirs = tmp_path / "mine.key", tmp_path / "theirs.key"
-    WatermarkKey.generate().save(mine)
-    WatermarkKey.generate().save(theirs)
-    out = tmp_path / "m.jpg"
-    args = ["--key", str(mine), "--payload", PAYLOAD, str(photos["photo.jpg"]), str(out)]
+    WatermarkKey(bytes(range(32))).save(mine)
+    WatermarkKey(bytes(32)).save(theirs)
+    out = tmp_path / "m.png"
+    args = ["--key", str(mine), "--payload", PAYLOAD, str(photos["photo.png"]), str(out)]
     assert cli("watermark", "embed", *args).exit_code == 0
     [found] = cli("watermark", "detect", "--json", "--key", str(mine), str(out)).json_lines()
     [other] = cli("watermark", "detect", "--json", "--key", str(theirs), str(out)).json_lines()

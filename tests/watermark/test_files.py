@@ -3,10 +3,13 @@ format, metadata and orientation, and every refusal leaves nothing behind."""
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 import skimage.data
@@ -151,6 +154,62 @@ def test_orientation_is_honoured_and_kept(
         found(shown)
 
 
+def deflate_tiff_with_exif(path: Path, rgb: Any, orientation: int, date: str) -> None:
+    """A Deflate-compressed TIFF with an EXIF directory, as scanners and cameras write
+    (Pillow cannot write one)."""
+    height, width, _ = rgb.shape
+    strip = zlib.compress(rgb.tobytes())
+    text = date.encode() + b"\0"
+    bits_at = 8 + 2 + 12 * 12 + 4
+    exif_at = bits_at + 6
+    text_at = exif_at + 2 + 12 + 4
+
+    def entry(tag: int, kind: int, count: int, value: int) -> bytes:
+        short = kind == 3 and count == 1
+        packed = struct.pack("<HH", value, 0) if short else struct.pack("<I", value)
+        return struct.pack("<HHI", tag, kind, count) + packed
+
+    directory = [
+        entry(256, 4, 1, width),
+        entry(257, 4, 1, height),
+        entry(258, 3, 3, bits_at),
+        entry(259, 3, 1, 8),  # Adobe Deflate
+        entry(262, 3, 1, 2),  # RGB
+        entry(273, 4, 1, text_at + len(text)),
+        entry(ORIENTATION, 3, 1, orientation),
+        entry(277, 3, 1, 3),
+        entry(278, 4, 1, height),
+        entry(279, 4, 1, len(strip)),
+        entry(284, 3, 1, 1),
+        entry(0x8769, 4, 1, exif_at),
+    ]
+    path.write_bytes(
+        b"II*\0"
+        + struct.pack("<IH", 8, len(directory))
+        + b"".join(directory)
+        + bytes(4)
+        + struct.pack("<3HH", 8, 8, 8, 1)
+        + entry(0x9003, 2, len(text), text_at)  # DateTimeOriginal
+        + bytes(4)
+        + text
+        + strip
+    )
+
+
+def test_a_compressed_tiff_keeps_its_exif_directory(photo: Image.Image, tmp_path: Path) -> None:
+    src = tmp_path / "scan.tif"
+    deflate_tiff_with_exif(src, np.asarray(photo), 6, "2024:05:01 10:00:00")
+    dst, result = marked(src)
+    assert "uncompressed" in " ".join(result.notes)
+    with Image.open(dst) as after:
+        after.load()
+        assert after.size == (560, 640)
+        assert after.getexif().get_ifd(0x8769)[0x9003] == "2024:05:01 10:00:00"
+    with Image.open(dst) as stored:
+        assert stored.tag_v2[ORIENTATION] == 6  # type: ignore[attr-defined]
+    found(dst)
+
+
 def test_alpha_is_kept_untouched(photo: Image.Image, tmp_path: Path) -> None:
     rgba = photo.copy()
     rgba.putalpha(Image.linear_gradient("L").resize(photo.size))
@@ -229,6 +288,12 @@ def _bytes(data: bytes) -> Callable[[Path], None]:
     return lambda path: path.write_bytes(data)
 
 
+def _sixteen_bit_rgb(image: Image.Image) -> Callable[[Path], None]:
+    """A 16-bit RGB PNG, which Pillow opens as 8-bit RGB."""
+    deep = np.asarray(image)[:, :, ::-1].astype(np.uint16) * 257
+    return lambda path: path.write_bytes(cv2.imencode(".png", deep)[1].tobytes())
+
+
 def _truncated(path: Path) -> None:
     Image.fromarray(skimage.data.astronaut()).save(path, quality=90)
     path.write_bytes(path.read_bytes()[:20_000])
@@ -236,11 +301,14 @@ def _truncated(path: Path) -> None:
 
 REFUSALS: dict[str, tuple[Callable[[Image.Image], Callable[[Path], None]], str, str]] = {
     "small.png": (lambda p: _save(p.resize((600, 400)), "PNG"), "image-too-small", "512"),
-    "anim.gif": (lambda p: _frames(p, "GIF"), "unsupported-format", "JPEG, PNG, WebP"),
+    "anim.gif": (lambda p: _frames(p, "GIF"), "animated", "animated"),
+    "still.gif": (lambda p: _save(p, "GIF"), "unsupported-format", "256 colours"),
+    "still.bmp": (lambda p: _save(p, "BMP"), "unsupported-format", "JPEG, PNG, WebP"),
     "anim.png": (lambda p: _frames(p, "PNG"), "animated", "animated"),
     "anim.webp": (lambda p: _frames(p, "WEBP"), "animated", "animated"),
     "pages.tif": (lambda p: _frames(p, "TIFF"), "animated", "multi-page"),
     "deep.png": (lambda p: _save(p.convert("I;16"), "PNG"), "unsupported-image", "16-bit"),
+    "deep-rgb.png": (lambda p: _sixteen_bit_rgb(p), "unsupported-image", "16-bit"),
     "print.jpg": (lambda p: _save(p.convert("CMYK"), "JPEG"), "unsupported-image", "CMYK"),
     "photo.heic": (lambda p: _save(p, "HEIF"), "unsupported-format", "JPEG or PNG"),
     "notes.jpg": (lambda p: _bytes(b"not an image at all"), "unsupported-format", "not an image"),
@@ -338,6 +406,14 @@ def test_an_unmarked_file_or_another_key_finds_nothing(photo: Image.Image, tmp_p
     assert clean.to_record()["payload_hex"] is None
     other = detect_file(dst, WatermarkKey(bytes(32)), limits=LIMITS, generator_marks=False)
     assert not other.detection.present
+
+
+def test_detection_reads_a_heic_copy(photo: Image.Image, tmp_path: Path) -> None:
+    photo.save(tmp_path / "p.png")
+    dst, _ = marked(tmp_path / "p.png")
+    with Image.open(dst) as copy:
+        copy.save(tmp_path / "copy.heic", quality=90)  # as a phone would share it
+    found(tmp_path / "copy.heic")
 
 
 def test_detection_reports_generator_marks(photo: Image.Image, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from leakshield.errors import ExitCode, LeakshieldError, UsageError
 
 if TYPE_CHECKING:
     from leakshield.config import Settings
+    from leakshield.media import MediaLimits
     from leakshield.watermark import WatermarkKey
     from leakshield.watermark._files import FileDetection
 
@@ -182,7 +183,6 @@ def detect_command(
     """
     from leakshield.media import MediaLimits
     from leakshield.signals import expand_paths
-    from leakshield.watermark._files import detect_file
 
     state = CliState.of(ctx, data_dir=data_dir, json=json)
     settings = state.settings().settings
@@ -197,15 +197,7 @@ def detect_command(
     failed = 0
     for path in with_progress(files, "detecting", stderr):
         try:
-            try:
-                result = detect_file(path, watermark_key, limits=limits)
-            except LeakshieldError:
-                raise
-            except Exception as exc:  # one bad file must not stop a batch
-                raise InputFailure(
-                    "internal-error",
-                    f"unexpected error ({type(exc).__name__}: {exc}); please report it",
-                ) from exc
+            result = _detect_one(path, watermark_key, limits)
         except LeakshieldError as exc:
             failed += 1
             _report_failure(out, stderr, str(path), exc)
@@ -214,9 +206,27 @@ def detect_command(
         found.append(result)
     if not out.json_mode and found:
         out.stdout.print(_table(found))
+        if any(mark.present for result in found for mark in result.generator_marks):
+            stderr.print(
+                "A generator mark is a cue, not proof: anyone can add one, and most edits "
+                "remove it."
+            )
     if failed:
         stderr.print(f"{failed} of {len(files)} files could not be checked")
         raise typer.Exit(int(ExitCode.BAD_INPUT))
+
+
+def _detect_one(path: Path, key: WatermarkKey, limits: MediaLimits) -> FileDetection:
+    from leakshield.watermark._files import detect_file
+
+    try:
+        return detect_file(path, key, limits=limits)
+    except LeakshieldError:
+        raise
+    except Exception as exc:  # one bad file must not stop a batch
+        raise InputFailure(
+            "internal-error", f"unexpected error ({type(exc).__name__}: {exc}); please report it"
+        ) from exc
 
 
 def _report_failure(out: Output, stderr: Console, path: str, exc: LeakshieldError) -> None:

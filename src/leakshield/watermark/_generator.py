@@ -94,7 +94,7 @@ _KNOWN_MARKS = (
         _bits_of_int(0b101100111110110010010000011110111011000110011110),
         44,
     ),
-    # CompVis/stable-diffusion scripts/txt2img.py and img2img.py.
+    # CompVis/stable-diffusion scripts/txt2img.py.
     _KnownMark(
         "Stable Diffusion 1 (CompVis scripts)",
         "sd1-dwtdct-136",
