@@ -103,7 +103,6 @@ def test_embed_then_detect_through_files(
         "payload_hex",
         "confidence",
         "key_id",
-        "scale",
         "rotation",
         "generator_marks",
     }
@@ -325,3 +324,26 @@ def test_nothing_is_written_outside_the_data_directory(
     assert (tree(home), after_work, tree(photos["photo.png"].parent)) == before
     assert listing(data) == ["watermark"]
     assert listing(data / "watermark") == ["default.key"]
+
+
+def test_a_bug_on_one_file_does_not_stop_the_others(
+    cli: Cli, key_file: Path, photos: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leakshield.watermark import _files
+
+    real = _files.detect_file
+
+    def broken_on_png(path: Path, *args: object, **kwargs: object) -> object:
+        if path.suffix == ".png":
+            raise ZeroDivisionError("a bug")
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_files, "detect_file", broken_on_png)
+    result = cli(
+        "watermark", "detect", "--json", str(photos["photo.png"]), str(photos["photo.jpg"])
+    )
+    assert result.exit_code == 3
+    failed, checked = result.json_lines()
+    assert failed["error"]["code"] == "internal-error"  # type: ignore[index]
+    assert "please report" in failed["error"]["message"]  # type: ignore[index]
+    assert checked["present"] is False

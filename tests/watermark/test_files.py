@@ -425,7 +425,6 @@ def test_detection_reports_generator_marks(photo: Image.Image, tmp_path: Path) -
         "payload_hex",
         "confidence",
         "key_id",
-        "scale",
         "rotation",
         "generator_marks",
     }

@@ -3,8 +3,12 @@
 ``embed(image, key, payload)`` returns the marked image; ``detect(image, key)`` says whether a
 mark made with ``key`` is present and reads its payload. Without the key the mark can be
 neither read nor forged. The design and its false-positive bound are in docs/watermark.md.
+``detect_generator_marks(image)`` reads the fixed marks that Stable Diffusion pipelines add.
+``leakshield.watermark.attacks`` holds the attacks the benchmark and the tests apply.
 """
 
+from leakshield.watermark._core import MIN_SHORT_SIDE, detect, embed
+from leakshield.watermark._generator import GeneratorMark, detect_generator_marks
 from leakshield.watermark._key import KEY_BYTES, WatermarkKey, WatermarkKeyError
 from leakshield.watermark._model import (
     PAYLOAD_BITS,
@@ -13,7 +17,6 @@ from leakshield.watermark._model import (
     ImageTooSmallError,
     WatermarkError,
 )
-from leakshield.watermark._core import MIN_SHORT_SIDE, detect, embed
 
 __all__ = [
     "KEY_BYTES",
@@ -21,10 +24,12 @@ __all__ = [
     "PAYLOAD_BITS",
     "PAYLOAD_BYTES",
     "Detection",
+    "GeneratorMark",
     "ImageTooSmallError",
     "WatermarkError",
     "WatermarkKey",
     "WatermarkKeyError",
     "detect",
+    "detect_generator_marks",
     "embed",
 ]

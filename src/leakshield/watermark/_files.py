@@ -97,7 +97,6 @@ class FileDetection:
             "payload_hex": found.payload_hex,
             "confidence": round(found.confidence, 4),
             "key_id": self.key_id,
-            "scale": found.scale,
             "rotation": found.rotation,
             "generator_marks": [dataclasses.asdict(mark) for mark in self.generator_marks],
         }

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,17 +80,30 @@ class WatermarkKey:
         }
         data = (json.dumps(document, indent=2) + "\n").encode()
         path.parent.mkdir(parents=True, exist_ok=True)
-        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
-        try:
-            fd = os.open(path, flags, 0o600)
-        except FileExistsError:
+        if path.exists() and not overwrite:
             raise WatermarkKeyError(
                 f"{path} already exists; a key cannot be replaced by accident, because "
                 "watermarks made with it could no longer be read. Pass --force to replace it."
-            ) from None
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(data)
+            )
+        # A new file renamed into place: an interrupted write never leaves half a key.
+        fd, temporary = tempfile.mkstemp(prefix=".key-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                os.fchmod(handle.fileno(), 0o600)
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if overwrite:
+                Path(temporary).replace(path)
+            else:
+                os.link(temporary, path)  # fails if a file appeared meanwhile
+                Path(temporary).unlink()
+        except FileExistsError:
+            Path(temporary).unlink()
+            raise WatermarkKeyError(f"{path} already exists; pass --force to replace it") from None
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
 
     @classmethod
     def load(cls, path: Path) -> WatermarkKey:
@@ -102,7 +116,9 @@ class WatermarkKey:
                 f"no watermark key at {path}; create one with `leakshield watermark keygen`"
             ) from None
         except OSError as exc:
-            raise WatermarkKeyError(f"cannot read the watermark key {path}: {exc.strerror}") from None
+            raise WatermarkKeyError(
+                f"cannot read the watermark key {path}: {exc.strerror}"
+            ) from None
         problem = f"{path} is not a leakshield watermark key file"
         if len(data) > _MAX_FILE_BYTES:
             raise WatermarkKeyError(problem)

@@ -39,14 +39,12 @@ class Detection:
     ``present`` is decided by the payload's keyed check, whose false-positive probability is
     bounded by design (docs/watermark.md). ``confidence`` says how clean the mark read: the
     share of its coded bits read right beyond chance (0 = chance, 1 = every bit clean).
-    ``scale`` and ``rotation`` say how the copy was resized and turned relative to the marked
-    image, as far as the detector could tell.
+    ``rotation`` says how far the copy was turned relative to the marked image, in degrees.
     """
 
     present: bool
     payload: bytes | None
     confidence: float
-    scale: float | None = None
     rotation: float | None = None
     bit_errors: int | None = None
     attempts: int = 0

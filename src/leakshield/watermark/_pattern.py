@@ -43,9 +43,9 @@ class Layout:
         """Each coded bit's evidence: the sum of its cells' values times their chips."""
         data = ~self.pilot
         weighted = (cells * self.chips)[data]
-        return np.bincount(
-            self.bit_of_cell[data], weights=weighted, minlength=CODED_BITS
-        ).astype(np.float32)
+        return np.bincount(self.bit_of_cell[data], weights=weighted, minlength=CODED_BITS).astype(
+            np.float32
+        )
 
 
 @lru_cache(maxsize=8)
@@ -54,7 +54,7 @@ def layout(key: WatermarkKey) -> Layout:
     cells = TILE * TILE
     chips = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=cells)
     order = rng.permutation(cells)
-    pilots = int(round(cells * PILOT_SHARE))
+    pilots = round(cells * PILOT_SHARE)
     pilot = np.zeros(cells, dtype=bool)
     pilot[order[:pilots]] = True
     bit_of_cell = np.full(cells, -1, dtype=np.int64)
