@@ -50,9 +50,15 @@ os.environ["MKL_NUM_THREADS"] = os.environ["NUMBA_NUM_THREADS"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
-from bench.peers.invisible_watermark import PEERS, self_check
+from bench.peers.invisible_watermark import BITS, PEERS, self_check
 
-from leakshield.watermark import Detection, WatermarkError, WatermarkKey
+from leakshield.watermark import (
+    PAYLOAD_BITS,
+    PAYLOAD_BYTES,
+    Detection,
+    WatermarkError,
+    WatermarkKey,
+)
 from leakshield.watermark.attacks import ATTACKS, PAIRS, lookup
 
 OURS = "leakshield"
@@ -169,7 +175,10 @@ def contender(name: str, key: WatermarkKey, fake: bool) -> Contender:
                 return False
             return bool(found.present and found.payload == payload)
 
-        return Contender(OURS, 8, lambda rgb, payload: embed(rgb, key, payload), recovered)
+        def mark(rgb: np.ndarray, payload: bytes) -> np.ndarray:
+            return embed(rgb, key, payload)
+
+        return Contender(OURS, PAYLOAD_BYTES, mark, recovered)
     peer = PEERS[name]
 
     def bits(payload: bytes) -> np.ndarray:
@@ -179,7 +188,7 @@ def contender(name: str, key: WatermarkKey, fake: bool) -> Contender:
         read = peer.decode(rgb)
         return read is not None and bool(np.array_equal(read, bits(payload)))
 
-    return Contender(name, 4, lambda rgb, payload: peer.embed(rgb, bits(payload)), peer_recovered)
+    return Contender(name, BITS // 8, lambda rgb, data: peer.embed(rgb, bits(data)), peer_recovered)
 
 
 # ---------------------------------------------------------------- work units (worker side)
@@ -417,7 +426,7 @@ def summarise(
     pairs = [recovery[p.name] for p in PAIRS]
     return {
         "images": len(rows),
-        "payload_bits": 64 if method == OURS else 32,
+        "payload_bits": PAYLOAD_BITS if method == OURS else BITS,
         "psnr_db": float(np.mean([e["psnr"] for e in rows])),
         "psnr_db_min": float(np.min([e["psnr"] for e in rows])),
         "ssim": float(np.mean([e["ssim"] for e in rows])),

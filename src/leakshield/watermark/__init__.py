@@ -8,6 +8,8 @@ neither read nor forged. The design and its false-positive bound are in docs/wat
 """
 
 from leakshield.watermark._core import MIN_SHORT_SIDE, detect, embed
+from leakshield.watermark._file_formats import WatermarkFileError
+from leakshield.watermark._files import EmbedFileResult, FileDetection, detect_file, embed_file
 from leakshield.watermark._generator import GeneratorMark, detect_generator_marks
 from leakshield.watermark._key import KEY_BYTES, WatermarkKey, WatermarkKeyError
 from leakshield.watermark._model import (
@@ -24,12 +26,17 @@ __all__ = [
     "PAYLOAD_BITS",
     "PAYLOAD_BYTES",
     "Detection",
+    "EmbedFileResult",
+    "FileDetection",
     "GeneratorMark",
     "ImageTooSmallError",
     "WatermarkError",
+    "WatermarkFileError",
     "WatermarkKey",
     "WatermarkKeyError",
     "detect",
+    "detect_file",
     "detect_generator_marks",
     "embed",
+    "embed_file",
 ]
