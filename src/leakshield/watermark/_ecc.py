@@ -1,8 +1,8 @@
 """The payload's error correction: a keyed check, then a convolutional code read by Viterbi.
 
 The 64 payload bits are followed by a 24-bit check, a MAC of the payload under the key, and
-six zero tail bits; a rate-1/3, constraint-length-7 convolutional code (generators 133, 171,
-165 octal, as in LTE) turns these 94 bits into 282 coded bits. Detection decodes the soft
+eight zero tail bits; a rate-1/4, constraint-length-9 convolutional code (generators 463,
+535, 733, 745 octal) turns these 96 bits into 384 coded bits. Detection decodes the soft
 bit values with the Viterbi algorithm and accepts the payload only if its check matches: an
 unmarked image passes that check with probability 2**-24 per attempt (docs/watermark.md).
 """
@@ -18,8 +18,8 @@ from leakshield.watermark._model import PAYLOAD_BITS, PAYLOAD_BYTES
 __all__ = ["CHECK_BITS", "CODED_BITS", "decode_payload", "encode_payload"]
 
 CHECK_BITS = 24
-_CONSTRAINT = 7
-_GENERATORS = (0o133, 0o171, 0o165)
+_CONSTRAINT = 9
+_GENERATORS = (0o463, 0o535, 0o733, 0o745)
 _MEMORY = _CONSTRAINT - 1
 _STATES = 1 << _MEMORY
 INFO_BITS = PAYLOAD_BITS + CHECK_BITS
@@ -62,7 +62,7 @@ def _check(key: WatermarkKey, payload: bytes) -> bytes:
 
 
 def encode_payload(key: WatermarkKey, payload: bytes) -> NDArray[np.float32]:
-    """The 282 coded bits of ``payload`` as +-1 values."""
+    """The 384 coded bits of ``payload`` as +-1 values."""
     if len(payload) != PAYLOAD_BYTES:
         raise ValueError(f"a payload is {PAYLOAD_BYTES} bytes")
     message = payload + _check(key, payload)
