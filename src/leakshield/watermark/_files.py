@@ -98,7 +98,10 @@ class FileDetection:
             "confidence": round(found.confidence, 4),
             "key_id": self.key_id,
             "rotation": found.rotation,
-            "generator_marks": [dataclasses.asdict(mark) for mark in self.generator_marks],
+            # Only the marks found: each with the caveats that go with it.
+            "generator_marks": [
+                dataclasses.asdict(mark) for mark in self.generator_marks if mark.present
+            ],
         }
 
 
