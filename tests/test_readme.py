@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Callable
@@ -82,3 +83,19 @@ def test_index_example_runs(
     exec(compile(block, "README.md", "exec"), {})  # noqa: S102 (our own README)
     assert capsys.readouterr().out.split("\n")[:2] == ["[(17, 1)]", "1"]
     assert (tmp_path / "bank.lsidx").is_file()
+
+
+def test_watermark_examples_run(
+    cli: Callable[..., CliResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Image.fromarray(skimage.data.coffee()).resize((900, 600)).save(tmp_path / "photo.jpg")
+    monkeypatch.chdir(tmp_path)
+    [block] = [b for b in code_blocks("Usage") if any("leakshield watermark" in x for x in b)]
+    assert len(block) == 3
+    results = []
+    for line in block:
+        result = cli(*shlex.split(line.split("#")[0])[1:])
+        assert result.exit_code == 0, f"{line}: {result.stderr}"
+        results.append(result)
+    record = json.loads(results[-1].stdout)
+    assert record["present"] is True and record["payload_hex"] == "0123456789abcdef"
