@@ -132,7 +132,7 @@ class WatermarkKey:
                     f"leakshield reads version {_FILE_VERSION}. Upgrade leakshield."
                 )
             key = cls(bytes.fromhex(document["secret"]))
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, WatermarkKeyError):
             raise WatermarkKeyError(problem) from None
         if document.get("key_id") not in (None, key.key_id):
             raise WatermarkKeyError(f"{path} is damaged: its key id does not match its secret")
