@@ -124,15 +124,18 @@ class WatermarkKey:
             raise WatermarkKeyError(problem)
         try:
             document = json.loads(data)
-            if document.get("type") != _FILE_TYPE:
-                raise WatermarkKeyError(problem)
-            if document.get("version") != _FILE_VERSION:
-                raise WatermarkKeyError(
-                    f"{path} is a version {document.get('version')} watermark key; this "
-                    f"leakshield reads version {_FILE_VERSION}. Upgrade leakshield."
-                )
+        except ValueError:
+            raise WatermarkKeyError(problem) from None
+        if not isinstance(document, dict) or document.get("type") != _FILE_TYPE:
+            raise WatermarkKeyError(problem)
+        if document.get("version") != _FILE_VERSION:
+            raise WatermarkKeyError(
+                f"{path} is a version {document.get('version')} watermark key; this "
+                f"leakshield reads version {_FILE_VERSION}. Upgrade leakshield."
+            )
+        try:
             key = cls(bytes.fromhex(document["secret"]))
-        except (ValueError, KeyError, TypeError, AttributeError, WatermarkKeyError):
+        except (ValueError, KeyError, TypeError, WatermarkKeyError):
             raise WatermarkKeyError(problem) from None
         if document.get("key_id") not in (None, key.key_id):
             raise WatermarkKeyError(f"{path} is damaged: its key id does not match its secret")
