@@ -18,14 +18,17 @@ at 512 to 1,024 px on the short side, a quarter of them plain, a quarter attacke
 quarter marked with another key and a quarter marked with another key and attacked.
 
 Every worker process is pinned to one core with one thread (OpenCV, BLAS, OpenMP,
-numba, onnxruntime); ``--jobs`` of them run at once. rivaGan is slow (about 8 s a
-megapixel a call on one core, and 0.75 GB of memory a megapixel: its 6 and 12 MP calls
-run one at a time), so a full run takes two to three hours; ``--skip-rivagan`` or
-``--rivagan-max-mp 3`` shorten it. ``--self-test`` runs the harness with a stand-in for
-leakshield's watermark (a keyed code in the low bits of the first row).
+numba, onnxruntime); ``--jobs`` of them run at once. rivaGan is slow (8 to 10 s a
+megapixel a call on one core, and 0.75 GB of memory a megapixel: its calls on images over
+4 MP run one at a time), so a full run on 2 cores takes about two and a half hours: an
+hour and three quarters for the attacks (mostly rivaGan), 50 minutes for the false
+positives. ``--skip-rivagan`` or ``--rivagan-max-mp 3`` shorten it; ``--quick`` takes about
+10 minutes. ``--self-test`` runs the harness with a stand-in for leakshield's watermark (a
+keyed code in the low bits of the first row).
 
 Usage: python bench/watermark_bench.py [--quick] [--images 20] [--fp-images 20000]
-[--jobs 2] [--seed 1] [--skip-rivagan]. The last line is one JSON object.
+[--jobs 2] [--seed 1] [--skip-rivagan] [--rivagan-max-mp MP] [--self-test].
+The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -412,16 +415,18 @@ def fp_rate_bound(false: int, tested: int) -> float:
 
 
 def summarise(
-    method: str, embeds: list[dict[str, Any]], attacks: list[dict[str, Any]]
+    method: str, embeds: list[dict[str, Any]], attacks: list[dict[str, Any]], names: list[str]
 ) -> dict[str, Any]:
     """One method's figures: quality, speed, and recovery rate per attack."""
     rows = [e for e in embeds if e["method"] == method and not e["timing_only"]]
     large = [e for e in embeds if e["method"] == method and e["mp"] >= LARGE_MP]
     mp = sum(e["mp"] for e in rows)
     recovery = {"none": float(np.mean([e["none"] for e in rows]))}
+    failed = {"none": [names[e["index"]] for e in rows if not e["none"]]}
     for name in ATTACK_NAMES[1:]:
-        hits = [a["recovered"] for a in attacks if a["method"] == method and a["attack"] == name]
-        recovery[name] = float(np.mean(hits))
+        runs = [a for a in attacks if a["method"] == method and a["attack"] == name]
+        recovery[name] = float(np.mean([a["recovered"] for a in runs]))
+        failed[name] = sorted(names[a["index"]] for a in runs if not a["recovered"])
     singles = [recovery[n] for n in ATTACK_NAMES[1 : len(ATTACKS)]]
     pairs = [recovery[p.name] for p in PAIRS]
     return {
@@ -441,6 +446,8 @@ def summarise(
         "recovered_pairs": float(np.mean(pairs)),
         "recovered_all": float(np.mean(singles + pairs)),
         "recovery": recovery,
+        # which images failed, for leakshield only (the peers fail too often to list)
+        "failed": {n: images for n, images in failed.items() if images} if method == OURS else {},
     }
 
 
@@ -451,14 +458,15 @@ def _seconds(value: float | None) -> str:
 def print_tables(methods: dict[str, dict[str, Any]], fp: dict[str, Any] | None) -> None:
     """The figures as Markdown tables (ready for bench/README.md)."""
     print(
-        "\n| method | payload | PSNR dB (min) | SSIM (min) | embed s | detect s "
-        "| embed / detect s a MP | 12 MP embed / detect s | recovered: attacks / pairs |"
+        "\n| method | images | payload | PSNR dB (min) | SSIM (min) | embed s | detect s "
+        "| embed / detect s a MP | 12 MP embed / detect s | recovered: single attacks / pairs |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, m in methods.items():
         large = f"{_seconds(m['embed_s_12mp'])} / {_seconds(m['detect_s_12mp'])}"
         print(
-            f"| {name} | {m['payload_bits']} bits | {m['psnr_db']:.2f} ({m['psnr_db_min']:.2f}) "
+            f"| {name} | {m['images']} | {m['payload_bits']} bits "
+            f"| {m['psnr_db']:.2f} ({m['psnr_db_min']:.2f}) "
             f"| {m['ssim']:.4f} ({m['ssim_min']:.4f}) | {_seconds(m['embed_s'])} "
             f"| {_seconds(m['detect_s'])} | {m['embed_s_per_mp']:.3f} / {m['detect_s_per_mp']:.3f} "
             f"| {large if m['embed_s_12mp'] is not None else ''} "
@@ -572,7 +580,9 @@ def main() -> None:
             args.jobs, mp_context=ctx, initializer=init_worker, initargs=(cores, settings)
         ) as pool:
             embeds, attacks = work(pool, methods, images, args, timing_only, large_index)
-            summaries = {m: summarise(m, embeds, attacks) for m in methods}
+            names = [image["name"] for image in images]
+            ran = [m for m in methods if any(e["method"] == m and "psnr" in e for e in embeds)]
+            summaries = {m: summarise(m, embeds, attacks, names) for m in ran}
             fp = false_positives(pool, fp_count, args.jobs) if fp_count else None
     print_tables(summaries, fp)
     ratios = compare(summaries)
