@@ -489,17 +489,50 @@ def print_tables(methods: dict[str, dict[str, Any]], fp: dict[str, Any] | None) 
         )
 
 
-def compare(methods: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Ratios of leakshield to each peer: recovery, and speed a megapixel (peer s / ours s)."""
+def per_attack(
+    peer: str, embeds: list[dict[str, Any]], attacks: list[dict[str, Any]]
+) -> dict[str, dict[str, float]]:
+    """Each attack's recovery rate, leakshield and ``peer``, on the images both were run on
+    (``--rivagan-max-mp`` leaves rivaGan out of the largest)."""
+    shared = {e["index"] for e in embeds if e["method"] == peer and not e["timing_only"]} & {
+        e["index"] for e in embeds if e["method"] == OURS and not e["timing_only"]
+    }
+    table: dict[str, dict[str, float]] = {}
+    for name in ATTACK_NAMES:
+        rates = {}
+        for method in (OURS, peer):
+            if name == "none":
+                runs = [e["none"] for e in embeds if e["method"] == method and e["index"] in shared]
+            else:
+                runs = [
+                    a["recovered"]
+                    for a in attacks
+                    if a["method"] == method and a["attack"] == name and a["index"] in shared
+                ]
+            rates[method] = float(np.mean(runs)) if runs else float("nan")
+        table[name] = {"ours": rates[OURS], "peer": rates[peer]}
+    return table
+
+
+def compare(
+    methods: dict[str, dict[str, Any]], embeds: list[dict[str, Any]], attacks: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Ratios of leakshield to each peer: recovery, and speed a megapixel (peer s / ours s),
+    and whether leakshield recovers at least as often on every attack (shared images)."""
     ours = methods.get(OURS)
     ratios: dict[str, Any] = {}
     for name, peer in methods.items():
         if ours is None or name == OURS:
             continue
+        table = per_attack(name, embeds, attacks)
+        worse = [a for a, r in table.items() if r["ours"] < r["peer"]]
         ratios[name] = {
             "recovered_all": ours["recovered_all"] / max(peer["recovered_all"], 1e-9),
             "embed_speed": peer["embed_s_per_mp"] / ours["embed_s_per_mp"],
             "detect_speed": peer["detect_s_per_mp"] / ours["detect_s_per_mp"],
+            "at_least_as_robust_on_every_attack": not worse,
+            "attacks_where_worse": worse,
+            "per_attack_shared_images": table,
         }
         print(
             f"{OURS} vs {name}: recovers {ours['recovered_all']:.2f} of attacked copies against "
@@ -585,7 +618,7 @@ def main() -> None:
             summaries = {m: summarise(m, embeds, attacks, names) for m in ran}
             fp = false_positives(pool, fp_count, args.jobs) if fp_count else None
     print_tables(summaries, fp)
-    ratios = compare(summaries)
+    ratios = compare(summaries, embeds, attacks)
     peer = "rivaGan" if "rivaGan" in summaries else "dwtDctSvd"
     line = {
         "bench": "watermark",
