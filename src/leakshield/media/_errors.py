@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
-from leakshield.errors import InputError
+from PIL import UnidentifiedImageError
+
+from leakshield.errors import InputError, LeakshieldError
 
 MediaErrorCode = Literal[
     "not-found",
@@ -28,3 +33,21 @@ class MediaError(InputError):
     def __init__(self, code: MediaErrorCode, message: str) -> None:
         super().__init__(message, code=code)
         self.code: MediaErrorCode = code
+
+
+@contextmanager
+def image_decoding() -> Iterator[None]:
+    """Decoder warnings silenced, and what decoders raise on a malformed or hostile file
+    turned into a `MediaError` (our own errors pass through)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    except LeakshieldError:
+        raise
+    except UnidentifiedImageError:
+        raise MediaError("unsupported-format", "not an image format leakshield can read") from None
+    except MemoryError:
+        raise MediaError("too-many-pixels", "not enough memory to decode the image") from None
+    except Exception as exc:  # decoders raise many types on malformed data
+        raise MediaError("corrupt", f"the image could not be decoded: {exc}") from None

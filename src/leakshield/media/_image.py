@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pillow_heif
 from numpy.typing import NDArray
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from leakshield.media._errors import MediaError
+from leakshield.media._errors import MediaError, image_decoding
 from leakshield.media._limits import MediaLimits
 
 pillow_heif.register_heif_opener()
@@ -69,19 +69,8 @@ def decode_luma(
     Raises `MediaError` for a file that is refused or cannot be decoded.
     """
     limits.check_file(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(path) as image:
-                return _decode(image, limits, max_reduction)
-    except MediaError:
-        raise
-    except UnidentifiedImageError:
-        raise MediaError("unsupported-format", "not an image format leakshield can read") from None
-    except MemoryError:
-        raise MediaError("too-many-pixels", "not enough memory to decode the image") from None
-    except Exception as exc:  # decoders raise many types on malformed data
-        raise MediaError("corrupt", f"the image could not be decoded: {exc}") from None
+    with image_decoding(), Image.open(path) as image:
+        return _decode(image, limits, max_reduction)
 
 
 def _decode(

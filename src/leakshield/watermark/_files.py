@@ -11,17 +11,16 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import ExifTags, Image
 
-from leakshield.errors import LeakshieldError
 from leakshield.media import MediaError, MediaLimits
+from leakshield.media._errors import image_decoding
 from leakshield.watermark._core import detect, embed
 from leakshield.watermark._file_formats import (
     EXIF_ORIENTATION,
@@ -185,30 +184,19 @@ class _Loaded:
 def _load(path: Path, limits: MediaLimits) -> _Loaded:
     """The file's first frame, decoded within ``limits``; a `MediaError` if it cannot be."""
     limits.check_file(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(path) as image:
-                limits.check_pixels(*image.size)
-                # What only the open file can tell: the TIFF orientation before Pillow applies
-                # it, further frames, and the stored bit depth.
-                tags = getattr(image, "tag_v2", None)
-                tiff_orientation = tags.get(EXIF_ORIENTATION) if tags is not None else None
-                animated = _is_animated(image)
-                sixteen_bit = any(";16" in rawmode for rawmode in _rawmodes(image))
-                image.load()
-                _read_exif(image)
-                upright = bool(tiff_orientation) and EXIF_ORIENTATION not in (tags or {})
-                orientation = _valid(tiff_orientation) if upright else _orientation(image)
-                return _Loaded(image, orientation, upright, animated, sixteen_bit)
-    except LeakshieldError:
-        raise
-    except UnidentifiedImageError:
-        raise MediaError("unsupported-format", "not an image format leakshield can read") from None
-    except MemoryError:
-        raise MediaError("too-many-pixels", "not enough memory to decode the image") from None
-    except Exception as exc:  # decoders raise many types on malformed data
-        raise MediaError("corrupt", f"the image could not be decoded: {exc}") from None
+    with image_decoding(), Image.open(path) as image:
+        limits.check_pixels(*image.size)
+        # What only the open file can tell: the TIFF orientation before Pillow applies it,
+        # further frames, and the stored bit depth.
+        tags = getattr(image, "tag_v2", None)
+        tiff_orientation = tags.get(EXIF_ORIENTATION) if tags is not None else None
+        animated = _is_animated(image)
+        sixteen_bit = any(";16" in rawmode for rawmode in _rawmodes(image))
+        image.load()
+        _read_exif(image)
+        upright = bool(tiff_orientation) and EXIF_ORIENTATION not in (tags or {})
+        orientation = _valid(tiff_orientation) if upright else _orientation(image)
+        return _Loaded(image, orientation, upright, animated, sixteen_bit)
 
 
 def _read_exif(image: Image.Image) -> None:
