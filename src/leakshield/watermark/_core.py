@@ -1,4 +1,6 @@
-"""Embedding and detection."""
+"""Embedding and detection: the payload coded, spread over a keyed tile, the tile repeated
+over the image's luma at a strength that follows the image; detection finds the tile
+(`_sync`), folds the copy onto it and decodes. docs/watermark.md has the design."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from leakshield.watermark._sync import (
     PERIOD_RANGE,
     PREVIEW,
     SHIFT_CANDIDATES,
-    _f32,
+    as_float32,
     fold,
     lattice_candidates,
     pilot_correlation,
@@ -81,7 +83,7 @@ def _u8(array: Any) -> NDArray[np.uint8]:
 def _luma(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
     """BT.601 luma as float32."""
     weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return _f32(cv2.transform(rgb.astype(np.float32), weights[None, :]))
+    return as_float32(cv2.transform(rgb.astype(np.float32), weights[None, :]))
 
 
 def _cell_size(height: int, width: int) -> float:
@@ -96,7 +98,7 @@ def _render(tile: NDArray[np.float32], height: int, width: int, cell: float) -> 
     grid = np.tile(tile, (math.ceil(rows / TILE), math.ceil(cols / TILE)))[:rows, :cols]
     out_w, out_h = round(cols * cell), round(rows * cell)
     pattern = cv2.resize(grid, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
-    return _f32(pattern[:height, :width])
+    return as_float32(pattern[:height, :width])
 
 
 def _envelope(luma: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
@@ -108,7 +110,9 @@ def _envelope(luma: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[n
     median = float(np.median(activity)) + 1e-3
     mask = np.clip(activity / median, *MASK_RANGE).astype(np.float32)
     cap = np.minimum(FLAT_LIMIT + activity, DELTA_MAX).astype(np.float32)
-    return _f32(cv2.GaussianBlur(mask, (0, 0), 1.0)), _f32(cv2.GaussianBlur(cap, (0, 0), 1.0))
+    return as_float32(cv2.GaussianBlur(mask, (0, 0), 1.0)), as_float32(
+        cv2.GaussianBlur(cap, (0, 0), 1.0)
+    )
 
 
 def _payload_bytes(payload: bytes | int) -> bytes:
@@ -206,7 +210,6 @@ def detect(image: Image.Image | NDArray[np.uint8], key: WatermarkKey) -> Detecti
         return Detection(present=False, payload=None, confidence=0.0)
     tiles = layout(key)
     attempts = 0
-    best = 0.0
     candidates = lattice_candidates(whiten(luma, 8.0 * scale0))[:LATTICE_CANDIDATES]
     # A quick look at the image's centre ranks the candidates by the pilot's peak.
     strength = [float(pilot_correlation(fold(luma, v, PREVIEW), tiles).max()) for v in candidates]
@@ -237,5 +240,4 @@ def detect(image: Image.Image | NDArray[np.uint8], key: WatermarkKey) -> Detecti
                     bit_errors=int(np.sum(np.sign(soft) != codeword)),
                     attempts=attempts,
                 )
-            best = max(best, confidence)
     return Detection(present=False, payload=None, confidence=0.0, attempts=attempts)

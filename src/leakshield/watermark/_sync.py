@@ -22,6 +22,7 @@ from leakshield.watermark._pattern import TILE, Layout
 __all__ = [
     "CANON_CELL",
     "PREVIEW",
+    "as_float32",
     "fold",
     "lattice_candidates",
     "pilot_correlation",
@@ -39,7 +40,7 @@ DETAIL_SIGMA = 2.0  # detail = image minus its blur at this scale (canonical pix
 NORM_SIGMA = 3.0  # and divided by its local strength at this scale
 
 
-def _f32(array: Any) -> NDArray[np.float32]:
+def as_float32(array: Any) -> NDArray[np.float32]:
     """OpenCV's results as float32 arrays (its stubs type them loosely)."""
     return np.asarray(array, dtype=np.float32)
 
@@ -82,7 +83,7 @@ def _prominence(acf: NDArray[np.float32]) -> NDArray[np.float32]:
         along_x += np.roll(acf, o, axis=1) + np.roll(acf, -o, axis=1)
         along_y += np.roll(acf, o, axis=0) + np.roll(acf, -o, axis=0)
     background = np.maximum(along_x, along_y) / (2 * len(offsets))
-    return _f32(acf - background)
+    return as_float32(acf - background)
 
 
 def _detail(luma: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -237,7 +238,7 @@ def fold(
     part = luma[y0:y1, x0:x1]
     shrink = float(np.hypot(*v1)) / period  # image pixels per canonical pixel
     if shrink > 1.2:
-        part = _f32(cv2.GaussianBlur(part, (0, 0), 0.5 * shrink))
+        part = as_float32(cv2.GaussianBlur(part, (0, 0), 0.5 * shrink))
     offset = forward @ low - np.array([x0, y0])
     matrix = np.hstack([forward, offset[:, None]])
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
@@ -246,11 +247,11 @@ def fold(
     ones = np.full(part.shape, 255, dtype=np.uint8)
     valid = cv2.warpAffine(ones, matrix, dsize, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
     valid = cv2.erode(valid, np.ones((5, 5), np.uint8)).astype(np.float32) / 255.0
-    detail = _detail(_f32(canvas)) * valid
+    detail = _detail(as_float32(canvas)) * valid
     rows, cols = canvas.shape[0] // period, canvas.shape[1] // period
     sums = detail.reshape(rows, period, cols, period).sum(axis=(0, 2))
     counts = valid.reshape(rows, period, cols, period).sum(axis=(0, 2))
-    return _f32(sums / np.maximum(counts, 1.0))
+    return as_float32(sums / np.maximum(counts, 1.0))
 
 
 def polish(
@@ -300,7 +301,7 @@ def _template(tiles: Layout) -> NDArray[np.float32]:
     big = cv2.resize(
         pilot, (pilot.shape[1] * k, pilot.shape[0] * k), interpolation=cv2.INTER_LINEAR
     )
-    return _f32(big[k : k + TILE * k, k : k + TILE * k])
+    return as_float32(big[k : k + TILE * k, k : k + TILE * k])
 
 
 def pilot_correlation(folded: NDArray[np.float32], tiles: Layout) -> NDArray[np.float64]:
