@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from PIL import Image
 
 from leakshield.media import MediaLimits
 from leakshield.signals import Md5Hash, PdqHash, pdq_from_file
+from tests._commands import run_commands
 from tests.conftest import CliResult
 from tests.test_readme import code_blocks
 
@@ -270,26 +269,8 @@ def test_nothing_is_written_outside_the_data_directory(
         ["apikey", "create", "--role", "lookup"],
     ]
     # One process for all (each start costs seconds), numba imported by the commands only.
-    script = (
-        "import sys\n"
-        "from leakshield.cli import main\n"
-        f"for args in {commands!r}:\n"
-        "    try:\n"
-        "        main(args)\n"
-        "    except SystemExit as exit:\n"
-        "        if exit.code: raise\n"
-        "assert 'numba' in sys.modules\n"
-    )
     before = (tree(home), tree(work), compiled())
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_commands(commands, cwd=work, env=env, then="assert 'numba' in sys.modules\n")
     assert done.returncode == 0, done.stderr
     assert '"MINE"' in done.stdout
     after_work = tree(work)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import skimage.data
 from PIL import Image
 
 from leakshield.watermark import WatermarkKey
+from tests._commands import run_commands
 from tests.conftest import CliResult
 
 Cli = Callable[..., CliResult]
@@ -299,24 +298,8 @@ def test_nothing_is_written_outside_the_data_directory(
         ["watermark", "embed", "--payload", PAYLOAD, photo, "marked.png"],
         ["watermark", "detect", "--json", "marked.png", photo],
     ]
-    script = (
-        "from leakshield.cli import main\n"
-        f"for args in {commands!r}:\n"
-        "    try:\n"
-        "        main(args)\n"
-        "    except SystemExit as exit:\n"
-        "        if exit.code: raise\n"
-    )
     before = (tree(home), tree(work), tree(photos["photo.png"].parent))
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_commands(commands, cwd=work, env=env)
     assert done.returncode == 0, done.stderr
     assert PAYLOAD in done.stdout
     after_work = tree(work)
