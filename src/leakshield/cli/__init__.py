@@ -7,7 +7,10 @@ from leakshield.cli import (  # noqa: F401  (registers commands)
     _db,
     _doctor,
     _hash,
+    _identity,
     _lookup,
+    _protect,
+    _provenance,
     _serve,
     _watermark,
 )

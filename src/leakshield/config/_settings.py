@@ -120,6 +120,22 @@ class Settings(BaseSettings):
         le=60,
         description="How often each matcher applies changes committed to the banks.",
     )
+    tsa_url: str | None = Field(
+        default=None,
+        description="RFC 3161 time-stamp authority that `sign` and `protect` use. None: sign "
+        "offline, without a time stamp.",
+    )
+    trust_anchors: list[Path] = Field(
+        default_factory=list,
+        description="PEM files of root certificates `verify` trusts, besides your own identity.",
+    )
+
+    @field_validator("tsa_url")
+    @classmethod
+    def _check_tsa_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("a time-stamp authority URL starts with http:// or https://")
+        return value or None
 
     @field_validator("data_dir", "config_file")
     @classmethod

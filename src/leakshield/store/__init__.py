@@ -10,6 +10,7 @@ from leakshield.store._banks import (
 )
 from leakshield.store._database import Database, SchemaState, normalize_url
 from leakshield.store._models import Base
+from leakshield.store._provenance import ManifestRow
 
 __all__ = [
     "ApiKeyRow",
@@ -18,6 +19,7 @@ __all__ = [
     "ChangeRow",
     "ContentRow",
     "Database",
+    "ManifestRow",
     "SchemaState",
     "SequenceRow",
     "SignalRow",

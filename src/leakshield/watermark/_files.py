@@ -19,8 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import ExifTags, Image
 
-from leakshield.media import MediaError, MediaLimits
-from leakshield.media._errors import image_decoding
+from leakshield.media import MediaError, MediaLimits, image_decoding
 from leakshield.watermark._core import detect, embed
 from leakshield.watermark._file_formats import (
     EXIF_ORIENTATION,
