@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests._conformance import find_conformance
 
-def _find_conformance() -> Path | None:
-    """The shared conformance data: $LEAKSHIELD_TEST_CONFORMANCE_DIR, else ../shared beside
-    the checkout, else /work/shared (where development machines keep it)."""
-    candidates = [
-        os.environ.get("LEAKSHIELD_TEST_CONFORMANCE_DIR"),
-        Path(__file__).resolve().parents[3] / "shared" / "conformance",
-        "/work/shared/conformance",
-    ]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "pdq" / "expected.csv").is_file():
-            return Path(candidate)
-    return None
-
-
-CONFORMANCE = _find_conformance()
+CONFORMANCE = find_conformance()
 PDQ_DIR = (CONFORMANCE or Path("/nonexistent")) / "pdq"
 VPDQ_DIR = (CONFORMANCE or Path("/nonexistent")) / "vpdq"
 _MISSING = "conformance data not found (set LEAKSHIELD_TEST_CONFORMANCE_DIR): tests skipped"

@@ -1,0 +1,593 @@
+"""Protecting a folder: `leakshield protect` on photos of 1 to 12 megapixels, per second.
+
+Photos: ``--photos`` (200) made from scikit-image's bundled samples (astronaut, coffee,
+chelsea, rocket, immunohistochemistry, the left stereo motorcycle, Hubble deep field,
+retina, and the greyscale camera and moon, which stay greyscale): a random crop of each
+(50 to 100% of each side, flipped half the time), resized with Lanczos to a size from a
+fixed pattern of 20 (sixteen of 1 to 4 MP: 1, 1, 1.2, 1.5, 1.8, 2, 2, 2, 2.4, 2.8, 3, 3,
+3, 3.5, 4 and 4 MP; then 6, 6, 8 and 12 MP; 3.5 MP on average), with sensor grain of
+sigma 2. One in ten is a PNG, the rest JPEG quality 90; the order is shuffled. The set is
+made once per ``--seed`` and kept in ``--workdir`` (default: leakshield-protect-bench in
+the temporary directory), so making it is never timed and a re-run reuses it.
+
+Method: `leakshield.provenance.protect` in this process, wired as the CLI wires it: for
+each run a fresh data directory with a new SQLite database (migrated before the clock
+starts), a new signing identity (`create_identity`), a new watermark key and a fresh OUT
+folder. The wall-clock time of the whole call is measured, for each of ``--jobs``: with 1
+this process is pinned to one core; with more it has every core and protect's own worker
+processes (spawned, as the CLI's) do the work, their start-up (about a second) counted.
+Imports and first calls are warmed up before (protect on two photos, not timed); every
+process runs one thread everywhere (OpenMP, OpenBLAS, MKL, numba, OpenCV). Every photo
+must come out protected, watermarked and signed, with no note; the bench exits
+otherwise. After each run (not timed) the bank and the manifest repository must hold
+every photo, and three copies must verify (C2PA "Trusted" under the identity's root) and
+give their watermark back.
+
+Baselines, same photos, same run, one core each: protect without the watermark (as
+``--no-watermark``: PDQ, sign, register), protect without signing (as ``--no-sign``: PDQ,
+watermark, register), and the peer, signing alone with c2pa-python: a Builder with one
+``c2pa.created`` action, thumbnails off as leakshield has them, one signer for the run,
+each photo file to file (what a plain C2PA signing tool does; no fingerprint, no
+watermark, no read-back, no database).
+
+Stages, one core, on ``--stage-photos`` (20; one of each size of the pattern): the
+per-file steps of protect called directly, as `_protect` calls them: PDQ of the original
+(`fingerprint_file`), MD5 and SHA-256 of the original (`file_digests`), the watermark
+(`embed_file`), PDQ of the marked copy, signing (`sign_file`: C2PA sign, read back, SHA-256
+of the copy), and MD5 and SHA-256 of the copy; then protect on the same photos, whose
+time beyond those steps is what the calling process adds (bank, repository, journal with
+its fsync, report). Bare c2pa-python signing of the marked copies is timed beside, to
+split ``sign_file``.
+
+A full run takes about 6 minutes on this project's 2-core machine, 2 of them making the
+photos on the first run; ``--quick`` (20 photos of 1 to 3 MP, 10 for the stages) about 1.
+
+Usage: python bench/protect_bench.py [--quick] [--photos 200] [--jobs 1,2]
+[--stage-photos 20] [--seed 1] [--workdir DIR] [--keep]. The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, TypeVar
+
+# One thread everywhere, set before NumPy, OpenCV and numba start their thread pools; the
+# worker processes protect spawns inherit it.
+os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = "1"
+os.environ["MKL_NUM_THREADS"] = os.environ["NUMBA_NUM_THREADS"] = "1"
+os.environ["OPENCV_FOR_THREADS_NUM"] = "1"
+
+import numpy as np
+
+GENERATION = 1  # bump when the photos change: the cache folder's name carries it
+SAMPLES = ["astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry"]
+SAMPLES += ["motorcycle_left", "hubble_deep_field", "retina", "camera", "moon"]
+GREY = {"camera", "moon"}
+# Megapixels of photo i: PATTERN[i % 20]. Sixteen of 1 to 4 MP, then 6, 6, 8 and 12.
+PATTERN = [1.0, 1.0, 1.2, 1.5, 1.8, 2.0, 2.0, 2.0, 2.4, 2.8, 3.0, 3.0, 3.0, 3.5, 4.0, 4.0]
+PATTERN += [6.0, 6.0, 8.0, 12.0]
+QUICK_PATTERN = [1.0, 1.5, 2.0, 2.5, 3.0]
+PNG_SHARE = 0.1
+CHECKED_COPIES = 3
+
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------- the photos
+
+
+def sample(name: str) -> np.ndarray:
+    """One of scikit-image's bundled (never downloaded) photos, RGB or greyscale."""
+    from skimage import data
+
+    stereo: Callable[[], Any] = data.stereo_motorcycle
+    image = stereo()[0] if name == "motorcycle_left" else getattr(data, name)()
+    return np.ascontiguousarray(image if image.ndim == 2 else image[:, :, :3])
+
+
+def make_photo(index: int, seed: int, mp: float, png: bool, folder: str) -> dict[str, Any]:
+    """Photo ``index`` of the set: a random crop of a sample, resized, grained, saved."""
+    from PIL import Image
+
+    rng = np.random.default_rng([seed, index])
+    name = SAMPLES[int(rng.integers(len(SAMPLES)))]
+    photo = sample(name)
+    h, w = photo.shape[:2]
+    ch, cw = int(h * rng.uniform(0.5, 1.0)), int(w * rng.uniform(0.5, 1.0))
+    top, left = int(rng.integers(h - ch + 1)), int(rng.integers(w - cw + 1))
+    photo = photo[top : top + ch, left : left + cw]
+    if rng.integers(2):
+        photo = photo[:, ::-1]
+    height = round((mp * 1e6 * ch / cw) ** 0.5)
+    width = round(height * cw / ch)
+    image = Image.fromarray(np.ascontiguousarray(photo))
+    big = np.asarray(image.resize((width, height), Image.Resampling.LANCZOS), np.float32)
+    big += rng.standard_normal(big.shape, dtype=np.float32) * np.float32(2.0)
+    pixels = np.clip(np.rint(big), 0, 255).astype(np.uint8)
+    file = f"{name}-{index:03d}-{mp:g}mp.{'png' if png else 'jpg'}"
+    path = Path(folder) / file
+    if png:
+        Image.fromarray(pixels).save(path)
+    else:
+        Image.fromarray(pixels).save(path, quality=90)
+    return {
+        "index": index,
+        "file": file,
+        "sample": name,
+        "format": "png" if png else "jpeg",
+        "width": width,
+        "height": height,
+        "mp": width * height / 1e6,
+        "bytes": path.stat().st_size,
+    }
+
+
+@dataclass(frozen=True)
+class PhotoSet:
+    folder: Path
+    photos: list[dict[str, Any]]  # in generation order: photo i has size PATTERN[i % 20]
+
+    @property
+    def megapixels(self) -> float:
+        return float(sum(p["mp"] for p in self.photos))
+
+    def paths(self, photos: list[dict[str, Any]] | None = None) -> list[Path]:
+        return [self.folder / p["file"] for p in (self.photos if photos is None else photos)]
+
+
+def photo_set(workdir: Path, count: int, seed: int, pattern: list[float]) -> PhotoSet:
+    """The set for these settings: made now (on every core), or as made by an earlier run."""
+    kind = "quick" if pattern == QUICK_PATTERN else "full"
+    folder = workdir / f"photos-v{GENERATION}-{kind}-{count}-seed{seed}"
+    listing = folder.parent / f"{folder.name}.json"
+    if listing.exists():
+        photos: list[dict[str, Any]] = json.loads(listing.read_text())
+        if all((folder / p["file"]).stat().st_size == p["bytes"] for p in photos):
+            print(f"photos: {count} made earlier, in {folder}")
+            return PhotoSet(folder, photos)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng([seed, 1_000_000])
+    pngs = set(rng.permutation(count)[: round(count * PNG_SHARE)].tolist())
+    start = time.perf_counter()
+    cores = len(os.sched_getaffinity(0))
+    with ProcessPoolExecutor(cores, mp_context=get_context("spawn")) as pool:
+        futures = [
+            pool.submit(make_photo, i, seed, pattern[i % len(pattern)], i in pngs, str(folder))
+            for i in range(count)
+        ]
+        photos = [future.result() for future in futures]
+    # Shuffle the order protect sees (it sorts by name): sizes and formats interleave.
+    order = rng.permutation(count)
+    for position, photo in zip(order.tolist(), photos, strict=True):
+        renamed = f"{position:03d}-{photo['file']}"
+        (folder / photo["file"]).rename(folder / renamed)
+        photo["file"] = renamed
+    listing.write_text(json.dumps(photos, indent=1))
+    print(f"photos: made {count} in {time.perf_counter() - start:.0f} s, in {folder}")
+    return PhotoSet(folder, photos)
+
+
+def linked_subset(photos: PhotoSet, chosen: list[dict[str, Any]], folder: Path) -> PhotoSet:
+    """Some photos of ``photos`` in a folder of their own (hard links: the same files)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for path in photos.paths(chosen):
+        (folder / path.name).hardlink_to(path)
+    return PhotoSet(folder, chosen)
+
+
+# ---------------------------------------------------------------- protect runs
+
+
+ALL_CORES = frozenset(os.sched_getaffinity(0))
+ONE_CORE = frozenset({min(ALL_CORES)})
+
+
+def on_cores(cores: frozenset[int], work: Callable[[], T]) -> T:
+    """``work()`` with this process allowed on ``cores`` (processes it starts inherit them)."""
+    os.sched_setaffinity(0, cores)
+    try:
+        return work()
+    finally:
+        os.sched_setaffinity(0, ONE_CORE)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A fresh data directory as the CLI would make it: database, identity, watermark key."""
+
+    root: Path
+    database: Any  # leakshield.store.Database
+    identity: Any  # leakshield.provenance.Identity | None
+    key_pem: bytes | None
+    key: Any  # leakshield.watermark.WatermarkKey | None
+
+    @classmethod
+    def fresh(cls, root: Path, *, sign: bool = True, watermark: bool = True) -> Setup:
+        from leakshield.provenance import create_identity
+        from leakshield.store import Database
+        from leakshield.watermark import WatermarkKey
+
+        shutil.rmtree(root, ignore_errors=True)
+        data = root / "data"
+        data.mkdir(parents=True)
+        database = Database(f"sqlite:///{data / 'leakshield.db'}")
+        database.upgrade()
+        identity = create_identity(data / "identity") if sign else None
+        key_pem = identity.private_key_pem() if identity is not None else None
+        key = WatermarkKey.generate() if watermark else None
+        return cls(root, database, identity, key_pem, key)
+
+    def close(self, keep: bool) -> None:
+        self.database.dispose()
+        if not keep:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def run_protect(
+    photos: PhotoSet,
+    root: Path,
+    *,
+    workers: int = 1,
+    sign: bool = True,
+    watermark: bool = True,
+    keep: bool = False,
+    check: bool = True,
+) -> dict[str, Any]:
+    """protect() on the set with a fresh setup; its wall-clock time, and checks."""
+    from leakshield.banks import BankStore
+    from leakshield.provenance import ManifestRepository, ProtectPlan, protect
+
+    setup = Setup.fresh(root, sign=sign, watermark=watermark)
+    try:
+        how = ProtectPlan(setup.identity, setup.key_pem, setup.key, workers=workers)
+        banks, repository = BankStore(setup.database), ManifestRepository(setup.database)
+        out = root / "out"
+
+        def call() -> Any:
+            return protect(photos.folder, out, how, banks=banks, repository=repository)
+
+        start = time.perf_counter()
+        summary = on_cores(ALL_CORES if workers > 1 else ONE_CORE, call)
+        seconds = time.perf_counter() - start
+        if check:
+            check_run(summary, setup, banks, repository, len(photos.photos))
+    finally:
+        setup.close(keep)
+    n, mp = len(photos.photos), photos.megapixels
+    return {
+        "workers": workers,
+        "seconds": seconds,
+        "photos_per_s": n / seconds,
+        "mp_per_s": mp / seconds,
+        "s_per_photo": seconds / n,
+        "protected": summary.counts["protected"],
+        "failed": summary.counts["failed"],
+    }
+
+
+def check_run(summary: Any, setup: Setup, banks: Any, repository: Any, count: int) -> None:
+    """Every photo protected as asked and recorded; a few copies verified. Exits if not."""
+    from leakshield.media import MediaLimits
+    from leakshield.provenance import DEFAULT_BANK, TrustAnchors, VerifyOptions, verify_file
+    from leakshield.watermark import detect_file
+
+    problems = []
+    for item in summary.items:
+        if item.status != "protected":
+            problems.append(f"{item.source}: {item.status} {item.error}")
+        elif item.notes:
+            problems.append(f"{item.source}: {'; '.join(item.notes)}")
+        elif setup.key is not None and not item.watermark_payload:
+            problems.append(f"{item.source}: no watermark payload")
+        elif setup.identity is not None and not item.manifest:
+            problems.append(f"{item.source}: not signed")
+    if len(summary.items) != count:
+        problems.append(f"{len(summary.items)} items for {count} photos")
+    in_bank = banks.bank(DEFAULT_BANK, with_count=True).content_count
+    if in_bank != count:
+        problems.append(f"the bank holds {in_bank} photos, not {count}")
+    if setup.identity is not None and repository.count() != count:
+        problems.append(f"the repository holds {repository.count()} manifests, not {count}")
+    anchors = TrustAnchors(identity=setup.identity.root_pem) if setup.identity else None
+    for item in summary.items[:CHECKED_COPIES] if not problems else ():
+        output = Path(item.output)
+        if anchors is not None:
+            state = verify_file(output, VerifyOptions(anchors=anchors)).state
+            if state != "Trusted":
+                problems.append(f"{item.source}: the signed copy verifies as {state}")
+        if setup.key is not None:
+            found = detect_file(output, setup.key, limits=MediaLimits(), generator_marks=False)
+            if found.detection.payload_hex != item.watermark_payload:
+                problems.append(f"{item.source}: the watermark does not read back")
+    if problems:
+        print("protect did not do its work:", *problems, sep="\n  ", file=sys.stderr)
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------- the peer: c2pa-python alone
+
+
+def c2pa_sign_all(paths: list[Path], out: Path, identity: Any, key_pem: bytes) -> list[float]:
+    """Sign each file with bare c2pa-python into ``out``; the seconds of each."""
+    import c2pa
+
+    settings = {
+        "verify": {"remote_manifest_fetch": False},
+        "builder": {"thumbnail": {"enabled": False}},
+    }
+    created = {
+        "action": "c2pa.created",
+        "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture",
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    info = c2pa.C2paSignerInfo(identity.alg.encode(), identity.chain_pem, key_pem, None)
+    times = []
+    with c2pa.Signer.from_info(info) as signer:
+        for path in paths:
+            start = time.perf_counter()
+            manifest = {
+                "claim_generator_info": [{"name": "protect-bench", "version": "1"}],
+                "title": path.name,
+                "assertions": [{"label": "c2pa.actions", "data": {"actions": [created]}}],
+            }
+            mime = "image/png" if path.suffix.lower() == ".png" else "image/jpeg"
+            with (
+                c2pa.Builder(manifest, c2pa.Context.from_dict(settings)) as builder,
+                path.open("rb") as source,
+                (out / path.name).open("w+b") as dest,
+            ):
+                builder.sign(signer, mime, source, dest)
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def run_c2pa_peer(photos: PhotoSet, root: Path, keep: bool) -> dict[str, Any]:
+    """The peer on the whole set, one core."""
+    setup = Setup.fresh(root, watermark=False)
+    try:
+        paths = photos.paths()
+        c2pa_sign_all(paths[:2], root / "warm-up", setup.identity, setup.key_pem or b"")
+        start = time.perf_counter()
+        on_cores(
+            ONE_CORE,
+            lambda: c2pa_sign_all(paths, root / "out", setup.identity, setup.key_pem or b""),
+        )
+        seconds = time.perf_counter() - start
+    finally:
+        setup.close(keep)
+    n, mp = len(photos.photos), photos.megapixels
+    return {"seconds": seconds, "photos_per_s": n / seconds, "mp_per_s": mp / seconds,
+            "s_per_photo": seconds / n}  # fmt: skip
+
+
+# ---------------------------------------------------------------- stages
+
+
+STAGES = {
+    "pdq_original": "PDQ of the original (fingerprint_file)",
+    "digests_original": "MD5 + SHA-256 of the original",
+    "watermark_embed": "watermark (embed_file: decode, embed, encode)",
+    "pdq_marked": "PDQ of the marked copy",
+    "sign": "sign (sign_file: C2PA sign, read back, SHA-256)",
+    "digests_output": "MD5 + SHA-256 of the signed copy",
+}
+
+
+class Laps:
+    """Seconds since the last lap, by stage."""
+
+    def __init__(self, times: dict[str, float]) -> None:
+        self.times = times
+        self.clock = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.times[stage] = self.times.get(stage, 0.0) + now - self.clock
+        self.clock = now
+
+
+def stage_times(photos: PhotoSet, root: Path) -> list[dict[str, float]]:
+    """Each photo's per-stage seconds, the steps of `_protect` called one by one."""
+    from leakshield.media import MediaLimits, detect_media_type
+    from leakshield.provenance import SignOptions, fingerprint_file, sign_file
+    from leakshield.signals import file_digests
+    from leakshield.watermark import embed_file
+
+    setup = Setup.fresh(root)
+    limits, options = MediaLimits(), SignOptions(overwrite=True)
+    out, scratch = root / "out", root / "scratch"
+    out.mkdir()
+    scratch.mkdir()
+    rows = []
+    try:
+        for photo, path in zip(photos.photos, photos.paths(), strict=True):
+            lap = Laps({"mp": photo["mp"]})
+            detect_media_type(path, limits)
+            original = fingerprint_file(path, limits)
+            lap("pdq_original")
+            _, sha256 = file_digests(path)
+            lap("digests_original")
+            payload = hashlib.blake2b(
+                bytes.fromhex(str(sha256)), key=setup.key.secret, person=b"ls-protect",
+                digest_size=8,
+            ).digest()  # fmt: skip
+            marked_path = scratch / f"marked{path.suffix.lower()}"
+            embed_file(path, marked_path, setup.key, payload, limits=limits, overwrite=True)
+            lap("watermark_embed")
+            marked = fingerprint_file(
+                marked_path, limits, watermark_key=setup.key, watermark_payload=payload
+            )
+            lap("pdq_marked")
+            sign_file(
+                marked_path, out / path.name, setup.identity, setup.key_pem or b"", marked,
+                options, source_pdq=original.pdq, title=path.name,
+            )  # fmt: skip
+            lap("sign")
+            file_digests(out / path.name)
+            lap("digests_output")
+            lap.times["c2pa_sign_alone"] = c2pa_sign_all(
+                [marked_path], root / "bare", setup.identity, setup.key_pem or b""
+            )[0]
+            marked_path.unlink()
+            rows.append(lap.times)
+    finally:
+        setup.close(keep=False)
+    return rows
+
+
+def summarise_stages(rows: list[dict[str, float]], protect_s: float) -> dict[str, Any]:
+    n = len(rows)
+    per_photo = {stage: sum(r[stage] for r in rows) / n for stage in STAGES}
+    steps = sum(per_photo.values())
+    record = protect_s / n - steps
+    large = [r for r in rows if r["mp"] >= 11]
+    return {
+        "photos": n,
+        "megapixels": sum(r["mp"] for r in rows),
+        "s_per_photo": per_photo,
+        "steps_s_per_photo": steps,
+        "protect_s_per_photo": protect_s / n,
+        "record_s_per_photo": record,  # bank, repository, journal, report, orchestration
+        "share": {stage: s / (protect_s / n) for stage, s in per_photo.items()}
+        | {"record": record / (protect_s / n)},
+        "c2pa_sign_alone_s_per_photo": sum(r["c2pa_sign_alone"] for r in rows) / n,
+        "s_12mp": {stage: large[0][stage] for stage in [*STAGES, "c2pa_sign_alone"]}
+        if large
+        else None,
+    }
+
+
+# ---------------------------------------------------------------- driver
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20 photos of 1 to 3 MP")
+    parser.add_argument("--photos", type=int, help="how many photos (default 200; quick 20)")
+    parser.add_argument("--jobs", default="1,2", help="protect's --jobs to time (default 1,2)")
+    parser.add_argument("--stage-photos", type=int, help="photos timed stage by stage (20)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workdir", type=Path, help="where the photos and the runs go")
+    parser.add_argument("--keep", action="store_true", help="keep each run's OUT and data")
+    args = parser.parse_args()
+    count = args.photos or (20 if args.quick else 200)
+    pattern = QUICK_PATTERN if args.quick else PATTERN
+    stage_count = min(args.stage_photos or (10 if args.quick else len(PATTERN)), count)
+    jobs = [int(j) for j in args.jobs.split(",")]
+    workdir = args.workdir or Path(tempfile.gettempdir()) / "leakshield-protect-bench"
+    workdir.mkdir(parents=True, exist_ok=True)
+    runs = workdir / "runs"
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(workdir / "numba-cache"))
+
+    import c2pa
+    import cv2
+
+    cv2.setNumThreads(1)
+    photos = photo_set(workdir, count, args.seed, pattern)
+    n, mp = count, photos.megapixels
+    formats = {f: sum(p["format"] == f for p in photos.photos) for f in ("jpeg", "png")}
+    sizes = sorted({round(p["mp"], 1) for p in photos.photos})
+    print(
+        f"{n} photos, {mp:.0f} MP in all ({mp / n:.2f} MP each on average, {sizes[0]} to "
+        f"{sizes[-1]} MP), {formats['jpeg']} JPEG and {formats['png']} PNG; "
+        f"{len(ALL_CORES)} cores; c2pa-python {c2pa.__version__}"
+    )
+    os.sched_setaffinity(0, ONE_CORE)
+
+    smallest = sorted(photos.photos, key=lambda p: p["mp"])[:2]
+    warm = linked_subset(photos, smallest, workdir / "warm-up-photos")
+    run_protect(warm, runs / "warm-up", check=False)
+
+    results: dict[str, dict[str, Any]] = {}
+    for workers in jobs:
+        label = f"protect --jobs {workers}"
+        results[str(workers)] = run = run_protect(photos, runs / f"jobs{workers}",
+                                                  workers=workers, keep=args.keep)  # fmt: skip
+        print(
+            f"  {label:34} {run['seconds']:7.1f} s  {run['photos_per_s']:6.2f} photos/s  "
+            f"{run['mp_per_s']:6.2f} MP/s  {run['s_per_photo']:.3f} s a photo  "
+            f"({run['protected']} protected, {run['failed']} failed)"
+        )
+    full = results.get("1") or next(iter(results.values()))
+    baselines = {
+        "no_watermark": run_protect(photos, runs / "no-watermark", watermark=False, keep=args.keep),
+        "no_sign": run_protect(photos, runs / "no-sign", sign=False, keep=args.keep),
+        "c2pa_sign_only": run_c2pa_peer(photos, runs / "c2pa", args.keep),
+    }
+    names = {
+        "no_watermark": "protect --no-watermark, one core",
+        "no_sign": "protect --no-sign, one core",
+        "c2pa_sign_only": "c2pa-python signing alone, one core",
+    }
+    ratios = {f"full_vs_{name}": full["seconds"] / b["seconds"] for name, b in baselines.items()}
+    for name, b in baselines.items():
+        print(
+            f"  {names[name]:34} {b['seconds']:7.1f} s  {b['photos_per_s']:6.2f} photos/s  "
+            f"{b['mp_per_s']:6.2f} MP/s  {b['s_per_photo']:.3f} s a photo  "
+            f"(full protect takes {ratios[f'full_vs_{name}']:.2f}x as long)"
+        )
+    if "1" in results:
+        for label, run in results.items():
+            if label != "1":
+                ratios[f"jobs{label}_speedup"] = results["1"]["seconds"] / run["seconds"]
+                print(f"  --jobs {label} is {ratios[f'jobs{label}_speedup']:.2f}x --jobs 1")
+
+    chosen = photos.photos[:stage_count]  # photo i has size pattern[i % len(pattern)]
+    subset = linked_subset(photos, chosen, workdir / f"stage-photos-{count}-{stage_count}")
+    subset_run = run_protect(subset, runs / "stages-protect")
+    stages = summarise_stages(stage_times(subset, runs / "stages"), subset_run["seconds"])
+    print(
+        f"stages, one core, {stages['photos']} photos ({stages['megapixels']:.0f} MP); "
+        f"protect {stages['protect_s_per_photo']:.3f} s a photo:"
+    )
+    large = stages["s_12mp"]
+    for stage, label in STAGES.items():
+        print(
+            f"  {label:50} {stages['s_per_photo'][stage]:.4f} s  "
+            f"{stages['share'][stage]:5.1%}" + (f"   12 MP: {large[stage]:.3f} s" if large else "")
+        )
+    print(
+        f"  {'record: bank, repository, journal, report':50} "
+        f"{stages['record_s_per_photo']:.4f} s  {stages['share']['record']:5.1%}"
+    )
+    print(
+        f"  (bare c2pa-python signing of the same marked copies: "
+        f"{stages['c2pa_sign_alone_s_per_photo']:.4f} s a photo"
+        + (f", 12 MP: {large['c2pa_sign_alone']:.3f} s)" if large else ")")
+    )
+    line = {
+        "bench": "protect",
+        "quick": args.quick,
+        "seed": args.seed,
+        "cores": len(ALL_CORES),
+        "c2pa_python": c2pa.__version__,
+        "photos": n,
+        "megapixels": mp,
+        "mp_per_photo": mp / n,
+        "formats": formats,
+        "size_pattern_mp": pattern,
+        "jobs": results,
+        "baselines": baselines,
+        "ratios": ratios,
+        "stages": stages,
+        "stage_subset_protect": subset_run,
+    }
+    print(json.dumps(line))
+
+
+if __name__ == "__main__":
+    main()
