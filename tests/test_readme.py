@@ -99,3 +99,33 @@ def test_watermark_examples_run(
         results.append(result)
     record = json.loads(results[-1].stdout)
     assert record["present"] is True and record["payload_hex"] == "0123456789abcdef"
+
+
+def test_provenance_examples_run(
+    cli: Callable[..., CliResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pictures = tmp_path / "Pictures"
+    pictures.mkdir()
+    photo = Image.fromarray(skimage.data.astronaut()).resize((700, 700))
+    photo.save(pictures / "photo.jpg", quality=92)
+    photo.save(tmp_path / "photo.jpg", quality=92)
+    # The leak: the protected copy, reposted smaller (the repost strips the credentials).
+    monkeypatch.chdir(tmp_path)
+    [block] = [b for b in code_blocks("Usage") if any("leakshield protect" in x for x in b)]
+    assert len(block) == 5
+    results = []
+    for line in block:
+        if "leak.jpg" in line:
+            with Image.open(tmp_path / "Protected" / "photo.jpg") as copy:
+                copy.resize((500, 500)).save(tmp_path / "leak.jpg", quality=80)
+        result = cli(*shlex.split(line.split("#")[0])[1:])
+        assert result.exit_code == 0, f"{line}: {result.stderr}"
+        results.append(result)
+    [signed] = results[2].json_lines()
+    assert signed["state"] == "Trusted" and signed["author"] == ["Jane Doe"]
+    protected, leak = results[3].json_lines()
+    assert protected["state"] == "Trusted"
+    assert leak["state"] == "NoManifest"
+    assert leak["recovered"]["via"] == "watermark"
+    assert leak["recovered"]["manifest"] == protected["manifest_label"]
+    assert (tmp_path / "my-root.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -157,3 +158,15 @@ def test_check_names_are_unique(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with pytest.raises(ValueError, match="already registered"):
         register(Again)
+
+
+def test_the_identity_passphrase_variable_is_known_and_c2pa_is_checked(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEAKSHIELD_IDENTITY_PASSPHRASE", "secret")
+    lines = {line["check"]: line for line in cli("doctor", "--json").json_lines()}
+    assert lines["environment variables"]["status"] == "ok"
+    c2pa = lines["c2pa provenance"]
+    assert c2pa["status"] == "ok"
+    assert "c2pa-rs" in c2pa["detail"] and "no signing identity yet" in c2pa["detail"]
+    assert "secret" not in json.dumps(list(lines.values()))

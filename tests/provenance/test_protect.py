@@ -183,8 +183,28 @@ def test_a_rerun_skips_what_is_done_and_redoes_what_changed(
     assert third["astronaut.jpg"] == "protected"
     assert third["small.jpg"] == "protected"
     assert third["trip/coffee.png"] == "done-before"
-    journal = (out / JOURNAL_NAME).read_text().splitlines()
-    assert all(json.loads(line)["item"]["status"] == "protected" for line in journal)
+    entries = [json.loads(line) for line in (out / JOURNAL_NAME).read_text().splitlines()]
+    done = [entry["item"]["status"] for entry in entries if "item" in entry]
+    assert done and set(done) == {"protected"}
+    assert all(entry.get("started") for entry in entries if "item" not in entry)
+
+
+def test_a_file_in_out_that_protect_did_not_write_is_never_replaced(
+    identity: Identity,
+    watermark_key: WatermarkKey,
+    source: Path,
+    tmp_path: Path,
+    stores: tuple[BankStore, ManifestRepository],
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "astronaut.jpg").write_bytes(b"the user's own file")
+    summary = _run(source, out, _plan(identity, watermark_key), stores)
+    [item] = [i for i in summary.items if i.source == "astronaut.jpg"]
+    assert item.status == "failed" and item.error is not None
+    assert item.error["code"] == "output-exists"
+    assert (out / "astronaut.jpg").read_bytes() == b"the user's own file"
+    assert summary.counts == {"protected": 3, "done-before": 0, "failed": 2}
 
 
 def test_the_same_photo_gets_the_same_payload_under_one_key(

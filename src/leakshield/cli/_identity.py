@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from leakshield.cli._root import CliState, DataDirOption, JsonOption, app
+from leakshield.config import SECRET_ENV_VARS
 from leakshield.errors import UsageError
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ identity_app = typer.Typer(
 )
 app.add_typer(identity_app, name="identity")
 
-PASSPHRASE_ENV = "LEAKSHIELD_IDENTITY_PASSPHRASE"  # noqa: S105 (a variable name)
+PASSPHRASE_ENV = SECRET_ENV_VARS[0]
 _MAX_PASSPHRASE_BYTES = 4096
 
 PassphraseFileOption = Annotated[

@@ -104,7 +104,7 @@ def _run(
     how: ProtectPlan,
     banks: BankStore,
     repository: ManifestRepository,
-) -> ProtectSummary:  # type: ignore[no-untyped-def]
+) -> ProtectSummary:
     from leakshield.provenance import protect
 
     columns = (TextColumn("protecting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

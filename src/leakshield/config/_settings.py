@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 ENV_PREFIX = "LEAKSHIELD_"
 # Variables under this prefix belong to the test suite, not to settings.
 TEST_ENV_PREFIX = ENV_PREFIX + "TEST_"
+# Secrets read from the environment by the commands that need them, never kept in settings
+# (a config file or `config show` must not hold them).
+SECRET_ENV_VARS = (ENV_PREFIX + "IDENTITY_PASSPHRASE",)
 DATA_DIR_ENV = ENV_PREFIX + "DATA_DIR"
 CONFIG_FILE_ENV = ENV_PREFIX + "CONFIG_FILE"
 CONFIG_FILE_NAME = "config.toml"

@@ -6,7 +6,7 @@ import importlib.metadata
 import os
 from pathlib import Path
 
-from leakshield.config import ENV_PREFIX, TEST_ENV_PREFIX, Settings
+from leakshield.config import ENV_PREFIX, SECRET_ENV_VARS, TEST_ENV_PREFIX, Settings
 from leakshield.doctor._registry import Check, CheckResult, CheckStatus, register
 from leakshield.errors import LeakshieldError
 from leakshield.store import Database
@@ -19,7 +19,7 @@ class EnvironmentCheck(Check):
     name = "environment variables"
 
     def run(self, settings: Settings) -> CheckResult:
-        known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+        known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | set(SECRET_ENV_VARS)
         unknown = sorted(
             name
             for name in os.environ
@@ -152,3 +152,31 @@ def _nearest_existing(path: Path) -> Path:
 def _sqlite_file_exists(database: Database) -> bool:
     name = database.url.database
     return not name or name == ":memory:" or Path(name).exists()
+
+
+@register
+class ProvenanceCheck(Check):
+    """C2PA signing works here: the SDK loads, and whether a signing identity exists yet."""
+
+    name = "c2pa provenance"
+
+    def run(self, settings: Settings) -> CheckResult:
+        try:
+            import c2pa
+
+            version = c2pa.sdk_version()
+        except Exception as exc:  # a broken native library must not stop doctor
+            return self.result(
+                CheckStatus.ERROR,
+                f"c2pa-python cannot load: {exc}",
+                "reinstall with `make install`",
+            )
+        from leakshield.provenance import identity_exists
+
+        who = (
+            "a signing identity exists"
+            if identity_exists(settings.data_dir / "identity")
+            else "no signing identity yet (the first `sign` or `protect` makes one)"
+        )
+        stamps = f"time stamps from {settings.tsa_url}" if settings.tsa_url else "offline"
+        return self.result(CheckStatus.OK, f"c2pa-rs {version}; {who}; {stamps}")

@@ -21,10 +21,12 @@ from leakshield.provenance._protect import (
     ProtectItem,
     ProtectJob,
     append_journal,
+    done_entry,
     is_done,
     plan,
     read_journal,
     run_jobs,
+    started_entry,
 )
 from leakshield.provenance._repository import ManifestRepository, StoredManifest
 from leakshield.provenance._sign import SignOptions
@@ -86,6 +88,15 @@ def protect(
             assert entry is not None
             items[relative] = _done_before(entry["item"])
             continue
+        if entry is None and output.exists():
+            message = (
+                f"{output} exists and was not written by protect; move it away or choose "
+                "another OUT (nothing was replaced)"
+            )
+            items[relative] = ProtectItem(
+                relative, "failed", error={"code": "output-exists", "message": message}
+            )
+            continue
         todo.append(
             ProtectJob(
                 source,
@@ -98,6 +109,7 @@ def protect(
                 how.limits,
             )
         )
+    append_journal(out, (started_entry(job) for job in todo))
     if on_start is not None:
         on_start(len(files))
     for item in items.values():
@@ -106,7 +118,7 @@ def protect(
     for job, item, stored in run_jobs(iter(todo), how.workers):
         if item.status == "protected":
             item = _record(job, item, stored, banks, repository, how.bank)
-            append_journal(out, job, item)
+            append_journal(out, [done_entry(job, item)])
         items[job.relative] = item
         if on_item is not None:
             on_item(item)

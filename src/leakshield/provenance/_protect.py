@@ -137,18 +137,27 @@ def is_done(entry: dict[str, Any] | None, source: Path, output: Path) -> bool:
         return False
 
 
-def append_journal(out: Path, job: ProtectJob, item: ProtectItem) -> None:
+def append_journal(out: Path, entries: Iterable[dict[str, Any]]) -> None:
+    with (out / JOURNAL_NAME).open("a") as journal:
+        journal.writelines(json.dumps(entry) + "\n" for entry in entries)
+        journal.flush()
+        os.fsync(journal.fileno())
+
+
+def started_entry(job: ProtectJob) -> dict[str, Any]:
+    """Written before a file is worked on: its output may then be replaced by a re-run,
+    while a file in OUT that protect never started on is never overwritten."""
+    return {"source": job.relative, "started": True}
+
+
+def done_entry(job: ProtectJob, item: ProtectItem) -> dict[str, Any]:
     stat = job.source.stat()
-    entry = {
+    return {
         "source": job.relative,
         "size": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
         "item": item.to_record(),
     }
-    with (out / JOURNAL_NAME).open("a") as journal:
-        journal.write(json.dumps(entry) + "\n")
-        journal.flush()
-        os.fsync(journal.fileno())
 
 
 def run_jobs(
