@@ -237,13 +237,25 @@ class Setup:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def rates(seconds: float, photos: PhotoSet) -> dict[str, float]:
+def cpu_seconds() -> float:
+    """CPU time of this process and of its children that have ended."""
+    import resource
+
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def rates(seconds: float, cpu: float, photos: PhotoSet) -> dict[str, float]:
     n = len(photos.photos)
     return {
         "seconds": seconds,
         "photos_per_s": n / seconds,
         "mp_per_s": photos.megapixels / seconds,
         "s_per_photo": seconds / n,
+        "cpu_s": cpu,  # less disturbed than the wall clock by other work on the host
+        "cpu_s_per_photo": cpu / n,
     }
 
 
@@ -271,15 +283,15 @@ def run_protect(
             return protect(photos.folder, out, how, banks=banks, repository=repository)
 
         os.sync()  # no earlier run's writes left to flush: protect fsyncs its journal
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         summary = on_cores(ALL_CORES if workers > 1 else ONE_CORE, call)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
         if check:
             check_run(summary, setup, banks, repository, len(photos.photos))
     finally:
         setup.close(keep)
     counts = summary.counts
-    return {"workers": workers, **rates(seconds, photos)} | {
+    return {"workers": workers, **rates(seconds, cpu, photos)} | {
         "protected": counts["protected"],
         "failed": counts["failed"],
     }
@@ -368,12 +380,12 @@ def run_c2pa_peer(photos: PhotoSet, root: Path, keep: bool) -> dict[str, Any]:
         paths, pem = photos.paths(), setup.key_pem or b""
         c2pa_sign_all(paths[:2], root / "warm-up", setup.identity, pem)
         os.sync()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         on_cores(ONE_CORE, lambda: c2pa_sign_all(paths, root / "out", setup.identity, pem))
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     finally:
         setup.close(keep)
-    return rates(seconds, photos)
+    return rates(seconds, cpu, photos)
 
 
 # ---------------------------------------------------------------- stages
@@ -557,7 +569,7 @@ def main() -> None:
     import cv2
 
     cv2.setNumThreads(1)
-    began = time.perf_counter()
+    began, load = time.perf_counter(), os.getloadavg()[0]
     photos = photo_set(workdir, count, args.seed, pattern)
     n, mp = count, photos.megapixels
     formats = {f: sum(p["format"] == f for p in photos.photos) for f in ("jpeg", "png")}
@@ -604,7 +616,7 @@ def main() -> None:
         print(
             f"  {labels[name]:36} {result['seconds']:7.1f} s  {result['photos_per_s']:6.2f} "
             f"photos/s  {result['mp_per_s']:6.2f} MP/s  {result['s_per_photo']:.3f} s a photo  "
-            + counted
+            f"(CPU {result['cpu_s_per_photo']:.3f} s)  " + counted
         )
     if "jobs1" in best:
         for w in jobs:
@@ -624,7 +636,8 @@ def main() -> None:
     stages = summarise_stages(stage_rounds, subset_best, subset)
     print_stages(stages)
     minutes = (time.perf_counter() - began) / 60
-    print(f"{minutes:.1f} minutes in all")
+    load_after = os.getloadavg()[0]
+    print(f"{minutes:.1f} minutes in all; load average {load:.2f} before, {load_after:.2f} after")
     line = {
         "bench": "protect",
         "quick": args.quick,
@@ -642,6 +655,7 @@ def main() -> None:
         "ratios": ratios,
         "stages": stages,
         "minutes": minutes,
+        "load_average_before_after": [load, load_after],
     }
     print(json.dumps(line))
 

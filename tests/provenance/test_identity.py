@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import stat
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import c2pa
 import numpy as np
@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from PIL import Image
 
 import leakshield.provenance._identity as identity_module
@@ -32,12 +32,18 @@ from leakshield.provenance import (
     load_identity,
     signer_problems,
 )
+from tests.provenance._certs import (
+    PEM,
+    SameSecond,
+    make_cert,
+    make_chain,
+    p256,
+    spki,
+    write_pem,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
-PEM = serialization.Encoding.PEM
-C2PA_EKU = [ExtendedKeyUsageOID.EMAIL_PROTECTION, C2PA_CLAIM_SIGNING]
-Key = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 KEY_FILE = "signer-key.pem"
 
 
@@ -47,68 +53,6 @@ def jpeg(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pixels = np.random.default_rng(7).integers(0, 256, (96, 128, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(path, quality=90)
     return path
-
-
-# Certificates made here, independently of the code under test
-
-
-def p256() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def make_cert(
-    key: Key,
-    issuer: tuple[Key, x509.Certificate] | None = None,
-    *,
-    ca: bool = False,
-    eku: list[x509.ObjectIdentifier] | None = C2PA_EKU,
-    aki: bool = True,
-    valid: tuple[int, int] = (-1, 365),  # days from now
-) -> x509.Certificate:
-    """A certificate for ``key`` issued by ``issuer`` (None: self-signed), with what C2PA wants
-    of a CA (``ca``) or of a signing certificate, unless told to leave something out."""
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA" if ca else "test signer")])
-    signing_key, issuer_name = (issuer[0], issuer[1].subject) if issuer else (key, name)
-    now = datetime.now(UTC)
-    usage = x509.KeyUsage(not ca, False, False, False, False, ca, ca, False, False)
-    builder = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now + timedelta(days=valid[0]))
-        .not_valid_after(now + timedelta(days=valid[1]))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), True)
-        .add_extension(usage, True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-    )  # fmt: skip
-    if eku is not None:
-        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
-    if aki:
-        authority = x509.AuthorityKeyIdentifier.from_issuer_public_key(signing_key.public_key())
-        builder = builder.add_extension(authority, critical=False)
-    digest = None if isinstance(signing_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-    return builder.sign(signing_key, digest)
-
-
-def make_chain(key: Key | None = None, **change: Any) -> tuple[Key, list[x509.Certificate]]:
-    """A signing key and its chain (signing certificate, CA), ``change`` made to the first."""
-    ca_key = p256()
-    ca_cert = make_cert(ca_key, ca=True, eku=None, aki=False)
-    key = key or p256()
-    return key, [make_cert(key, (ca_key, ca_cert), **change), ca_cert]
-
-
-def write_pem(directory: Path, key: Key, certs: list[x509.Certificate]) -> tuple[Path, Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    chain, key_file = directory / "chain.pem", directory / "key.pem"
-    chain.write_bytes(b"".join(cert.public_bytes(PEM) for cert in certs))
-    plain = serialization.NoEncryption()
-    key_file.write_bytes(key.private_bytes(PEM, serialization.PrivateFormat.PKCS8, plain))
-    return chain, key_file
-
-
-def spki(public: Any) -> bytes:
-    der, info = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    return bytes(public.public_bytes(der, info))
 
 
 # Signing with an identity
@@ -137,6 +81,23 @@ def c2pa_sign_and_read(
 
 
 # A local identity
+
+
+def test_a_passphrase_for_the_stored_key_opens_unencrypted_files_too(tmp_path: Path) -> None:
+    """The CLI's one passphrase opens the file and protects the stored key; files that are
+    not encrypted are read as they are."""
+    key, (cert, ca_cert) = make_chain()
+    chain, key_file = write_pem(tmp_path / "mine", key, [cert, ca_cert])
+    from_pem = import_identity(
+        tmp_path / "a", chain, key_file, file_passphrase=b"pw", passphrase=b"pw"
+    )
+    bundle = tmp_path / "plain.p12"
+    plain = serialization.NoEncryption()
+    bundle.write_bytes(pkcs12.serialize_key_and_certificates(b"me", key, cert, [ca_cert], plain))
+    from_p12 = import_identity(tmp_path / "b", bundle, file_passphrase=b"pw", passphrase=b"pw")
+    for imported in (from_pem, from_p12):
+        assert imported.encrypted
+        assert b"PRIVATE KEY" in imported.private_key_pem(b"pw")
 
 
 @pytest.mark.parametrize("alg", ALGORITHMS)
@@ -265,24 +226,10 @@ def test_an_identity_is_replaced_only_on_purpose_and_the_old_one_is_kept(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["identity", "identity-retired"]
 
 
-class _SameSecond(datetime):
-    """`datetime` whose clock stands still: two replacements within one second."""
-
-    frozen = datetime.now(UTC).replace(microsecond=0)
-
-    @classmethod
-    def now(cls, tz: tzinfo | None = None) -> Self:
-        return cls.fromtimestamp(cls.frozen.timestamp(), tz)
-
-
-BUG_RETIRED_NAME = "BUG: _store names identity-retired/<stamp> by the second: OSError, exit 70"
-
-
-@pytest.mark.xfail(strict=True, reason=BUG_RETIRED_NAME)
 def test_two_replacements_in_one_second_keep_both_old_identities(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(identity_module, "datetime", _SameSecond)
+    monkeypatch.setattr(identity_module, "datetime", SameSecond)
     directory = tmp_path / "identity"
     roots = [create_identity(directory, overwrite=True).root_pem for _ in range(3)]
     retired = [load_identity(p).root_pem for p in (tmp_path / "identity-retired").iterdir()]
@@ -352,11 +299,6 @@ def test_import_refuses_a_key_that_is_not_the_certificates(tmp_path: Path) -> No
     assert not identity_exists(tmp_path / "identity")
 
 
-BUG_ANY_EKU = "BUG: any EKU passes signer_problems; signing then fails 'certificate is invalid'"
-BUG_NOT_YET_VALID = "BUG: signer_problems ignores not_valid_before; signing then fails"
-BUG_UNCHECKED_CHAIN = "BUG: the chain is not checked: its 'root' never makes a file Trusted"
-
-
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
@@ -366,13 +308,15 @@ BUG_UNCHECKED_CHAIN = "BUG: the chain is not checked: its 'root' never makes a f
         pytest.param({"ca": True}, "CA certificate", id="ca"),
         pytest.param({"valid": (-30, -1)}, "expired on", id="expired"),
         pytest.param({"chain_of_one": True}, "only one certificate", id="chain-of-one"),
-        # Below, any refusal will do ("" for the message): the point is that these are taken.
-        pytest.param({"eku": [ExtendedKeyUsageOID.SERVER_AUTH]}, "", id="server-auth-eku-only",
-                     marks=pytest.mark.xfail(strict=True, reason=BUG_ANY_EKU)),
-        pytest.param({"valid": (2, 365)}, "", id="not-yet-valid",
-                     marks=pytest.mark.xfail(strict=True, reason=BUG_NOT_YET_VALID)),
-        pytest.param({"other_ca": True}, "", id="ca-did-not-issue-it",
-                     marks=pytest.mark.xfail(strict=True, reason=BUG_UNCHECKED_CHAIN)),
+        # C2PA refuses these at signing time ("the certificate is invalid", "not valid at time
+        # of signing"), or the stored root would never make a file Trusted.
+        pytest.param({"eku": [ExtendedKeyUsageOID.SERVER_AUTH]}, "names none that C2PA accepts",
+                     id="server-auth-eku-only"),
+        pytest.param({"eku": [ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE, C2PA_CLAIM_SIGNING]},
+                     "anyExtendedKeyUsage", id="any-eku"),
+        pytest.param({"valid": (2, 365)}, "not valid before", id="not-yet-valid"),
+        pytest.param({"other_ca": True}, "certificate 1 of the chain was not issued by",
+                     id="ca-did-not-issue-it"),
     ],
 )  # fmt: skip
 def test_import_refuses_a_certificate_c2pa_would_reject_and_says_why(

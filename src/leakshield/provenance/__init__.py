@@ -11,10 +11,9 @@ from leakshield.provenance._identity import (
     Identity,
     create_identity,
     identity_exists,
-    import_identity,
     load_identity,
-    signer_problems,
 )
+from leakshield.provenance._import import import_identity, signer_problems
 from leakshield.provenance._model import (
     AI_SOURCE_TYPES,
     IDENTITY_ANCHOR,

@@ -19,8 +19,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from leakshield.provenance._model import IdentityError
@@ -31,9 +30,7 @@ __all__ = [
     "Identity",
     "create_identity",
     "identity_exists",
-    "import_identity",
     "load_identity",
-    "signer_problems",
 ]
 
 ALGORITHMS = ("es256", "ed25519")  # what `create_identity` makes
@@ -45,8 +42,6 @@ _META = "identity.json"
 _CHAIN = "chain.pem"
 _ROOT = "root.pem"
 _KEY = "signer-key.pem"
-
-_PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
 
 
 @dataclass(frozen=True, repr=False)
@@ -197,94 +192,6 @@ def create_identity(
     )
 
 
-def import_identity(
-    directory: Path,
-    certificate_file: Path,
-    key_file: Path | None = None,
-    *,
-    file_passphrase: bytes | None = None,
-    passphrase: bytes | None = None,
-    overwrite: bool = False,
-) -> Identity:
-    """Store the user's own chain and key: a PKCS#12 bundle (``.p12``/``.pfx``, opened with
-    ``file_passphrase``) or a PEM chain (signing certificate first) with a PEM key file.
-    The chain must be one C2PA accepts; ``passphrase`` protects the stored key."""
-    data = _read(certificate_file)
-    key: Any
-    if certificate_file.suffix.lower() in {".p12", ".pfx"}:
-        try:
-            key, cert, extra = pkcs12.load_key_and_certificates(data, file_passphrase)
-        except ValueError:
-            raise IdentityError(
-                f"{certificate_file} could not be opened: a wrong passphrase, or not PKCS#12"
-            ) from None
-        if key is None or cert is None:
-            raise IdentityError(f"{certificate_file} must hold a certificate and its private key")
-        certs = [cert, *extra]
-    else:
-        if key_file is None:
-            raise IdentityError("a PEM certificate chain needs its private key: give --key KEY.pem")
-        try:
-            certs = x509.load_pem_x509_certificates(data)
-            key = serialization.load_pem_private_key(_read(key_file), file_passphrase)
-        except (ValueError, TypeError) as exc:
-            raise IdentityError(f"cannot read the certificate chain or key: {exc}") from None
-    if not isinstance(key, _PrivateKey):
-        raise IdentityError("the key must be EC (P-256/P-384/P-521), Ed25519 or RSA")
-    if key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    ) != certs[0].public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    ):
-        raise IdentityError("the private key does not belong to the first certificate of the chain")
-    problems = signer_problems(certs[0])
-    if len(certs) < 2:
-        problems.append("the chain has only one certificate: add the CA that issued it")
-    if problems:
-        raise IdentityError("C2PA validators would reject this certificate: " + "; ".join(problems))
-    pem = serialization.Encoding.PEM
-    chain = b"".join(c.public_bytes(pem) for c in certs)
-    return _store(
-        directory,
-        "imported",
-        _alg_of(key),
-        chain,
-        certs[-1].public_bytes(pem),
-        key,
-        passphrase,
-        overwrite=overwrite,
-    )
-
-
-def signer_problems(cert: x509.Certificate) -> list[str]:
-    """Why C2PA would refuse ``cert`` as a signing certificate, in plain words (empty: none)."""
-    problems: list[str] = []
-    ext = cert.extensions
-    try:
-        if ext.get_extension_for_class(x509.BasicConstraints).value.ca:
-            problems.append("it is a CA certificate, not an end-entity one")
-    except x509.ExtensionNotFound:
-        pass
-    try:
-        if not ext.get_extension_for_class(x509.KeyUsage).value.digital_signature:
-            problems.append("its key usage lacks digitalSignature")
-    except x509.ExtensionNotFound:
-        problems.append("it has no key usage extension (digitalSignature)")
-    try:
-        ext.get_extension_for_class(x509.ExtendedKeyUsage)
-    except x509.ExtensionNotFound:
-        problems.append("it has no extended key usage (e.g. C2PA claim signing, emailProtection)")
-    try:
-        ext.get_extension_for_class(x509.AuthorityKeyIdentifier)
-    except x509.ExtensionNotFound:
-        problems.append("it has no authority key identifier")
-    if cert.issuer == cert.subject:
-        problems.append("it is self-signed; C2PA needs a certificate issued by a CA")
-    if cert.not_valid_after_utc <= datetime.now(UTC):
-        problems.append(f"it expired on {cert.not_valid_after_utc:%Y-%m-%d}")
-    return problems
-
-
 # Helpers
 
 
@@ -292,18 +199,6 @@ def _new_key(alg: str) -> ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
     if alg == "ed25519":
         return ed25519.Ed25519PrivateKey.generate()
     return ec.generate_private_key(ec.SECP256R1())
-
-
-def _alg_of(key: _PrivateKey) -> str:
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return "ed25519"
-    if isinstance(key, rsa.RSAPrivateKey):
-        return "ps256"
-    size = key.curve.key_size
-    algs = {256: "es256", 384: "es384", 521: "es512"}
-    if size not in algs:
-        raise IdentityError(f"EC curve {key.curve.name} is not one C2PA signs with")
-    return algs[size]
 
 
 def _name(common: str, organization: str) -> x509.Name:
@@ -346,6 +241,17 @@ def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
 def _sign(builder: x509.CertificateBuilder, key: Any) -> x509.Certificate:
     digest = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
     return builder.sign(key, digest)
+
+
+def _retired_place(parent: Path) -> Path:
+    """A new folder name under ``parent`` for an identity being replaced, never one in use."""
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    candidate, number = parent / stamp, 1
+    while candidate.exists():
+        number += 1
+        candidate = parent / f"{stamp}-{number}"
+    return candidate
 
 
 def _read(path: Path) -> bytes:
@@ -394,9 +300,7 @@ def _store(
                 handle.write(data)
         (staging / _META).write_text(json.dumps(meta, indent=2) + "\n")
         if directory.exists():
-            retired = directory.parent / "identity-retired" / created.replace(":", "")
-            retired.parent.mkdir(parents=True, exist_ok=True)
-            directory.rename(retired)
+            directory.rename(_retired_place(directory.parent / "identity-retired"))
         staging.rename(directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
