@@ -243,3 +243,20 @@ def test_bad_options_are_refused() -> None:
     with pytest.raises(ProvenanceError):
         SignOptions(source_type="photo")
     assert replace(SignOptions(), action="edited").action == "edited"
+
+
+def test_pipes_and_oversized_files_are_refused_before_they_are_read(
+    signed: Path, tmp_path: Path
+) -> None:
+    import os
+
+    from leakshield.media import MediaError
+
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(MediaError) as caught:
+        verify_file(fifo, VerifyOptions())
+    assert "regular file" in caught.value.message
+    small = MediaLimits(max_file_bytes=1000)
+    with pytest.raises(MediaError):
+        verify_file(signed, VerifyOptions(limits=small))

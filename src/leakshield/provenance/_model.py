@@ -177,7 +177,8 @@ class Recovery:
             "vpdq": "its video fingerprint (vPDQ)",
         }[self.via]
         text = (
-            f"This file carries no credentials, but it matches your photo {self.title!r} "
+            f"This file carries no credentials, but it matches your "
+            f"{'video' if self.via == 'vpdq' else 'photo'} {self.title!r} "
             f"signed on {self.signed_at:%Y-%m-%d %H:%M} UTC, found through {how}."
         )
         if self.original_size and self.this_size and self.original_size != self.this_size:

@@ -81,8 +81,8 @@ def fingerprint_file(
     marked) or, with ``watermark_key``, the one found in the image; raises `MediaError`."""
     from leakshield.signals import pdq_from_file, vpdq_from_file
 
+    media_type = detect_media_type(path, limits)  # bounded, regular file first
     mime = file_format(path)
-    media_type = detect_media_type(path, limits)
     width = height = None
     pdq = vpdq = None
     payload = watermark_payload.hex() if watermark_payload is not None else None

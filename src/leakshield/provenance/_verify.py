@@ -52,6 +52,7 @@ def verify_file(path: Path, options: VerifyOptions) -> Verification:
     the credentials of the user's signed photo it matches, if the repository has one.
     Raises `ProvenanceError` for an unreadable file, an unsupported format or damaged C2PA
     data."""
+    options.limits.check_file(path)  # a regular file of bounded size, before anything reads it
     mime = file_format(path)
     anchors = options.anchors
     every = ((anchors.identity,) if anchors.identity else ()) + anchors.user
