@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from PIL import Image
 
 from leakshield.media import MediaLimits
 from leakshield.signals import Md5Hash, PdqHash, pdq_from_file
-from tests._commands import run_commands
+from tests._commands import isolated, run_commands, tree
 from tests.conftest import CliResult
 from tests.test_readme import code_blocks
 
@@ -243,20 +242,9 @@ def test_readme_bank_example_runs(
 def test_nothing_is_written_outside_the_data_directory(
     images: dict[str, Path], tmp_path: Path
 ) -> None:
-    home, work, data = tmp_path / "home", tmp_path / "work", tmp_path / "data"
-    home.mkdir()
-    work.mkdir()
+    home, work, data, env = isolated(tmp_path)
     (work / "list.csv").write_text(f"signal_type,signal,metadata\npdq,{PDQ[0]},\n")
     package = Path(__import__("leakshield").__file__).parent
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("LEAKSHIELD_", "NUMBA_", "XDG_"))
-    }
-    env.update(HOME=str(home), LEAKSHIELD_DATA_DIR=str(data))
-
-    def tree(root: Path) -> dict[str, int]:
-        return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")}
 
     def compiled() -> dict[str, int]:
         return {str(p): p.stat().st_mtime_ns for p in package.rglob("*.nb[ic]")}

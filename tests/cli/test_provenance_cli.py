@@ -3,7 +3,6 @@ clear errors that let the batch go on, and nothing written outside the data dire
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +13,7 @@ from PIL import Image
 
 from leakshield.media import MediaLimits
 from leakshield.provenance import SignOptions, create_identity, fingerprint_file, sign_file
-from tests._commands import run_commands
+from tests._commands import isolated, run_commands, tree
 from tests.conftest import CliResult
 
 Cli = Callable[..., CliResult]
@@ -149,18 +148,7 @@ def test_protect_then_a_stripped_copy_is_recovered(
 def test_nothing_is_written_outside_the_data_directory(
     photos: dict[str, Path], tmp_path: Path
 ) -> None:
-    home, work, data = tmp_path / "home", tmp_path / "work", tmp_path / "data"
-    home.mkdir()
-    work.mkdir()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("LEAKSHIELD_", "NUMBA_", "XDG_"))
-    }
-    env.update(HOME=str(home), LEAKSHIELD_DATA_DIR=str(data))
-
-    def tree(root: Path) -> dict[str, int]:
-        return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")}
+    home, work, data, env = isolated(tmp_path)
 
     photo = str(photos["photo.jpg"])
     commands = [

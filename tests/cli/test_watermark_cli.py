@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +11,7 @@ import skimage.data
 from PIL import Image
 
 from leakshield.watermark import WatermarkKey
-from tests._commands import run_commands
+from tests._commands import isolated, run_commands, tree
 from tests.conftest import CliResult
 
 Cli = Callable[..., CliResult]
@@ -279,18 +278,7 @@ def test_data_dir_option_and_environment_are_honoured(
 def test_nothing_is_written_outside_the_data_directory(
     photos: dict[str, Path], tmp_path: Path
 ) -> None:
-    home, work, data = tmp_path / "home", tmp_path / "work", tmp_path / "data"
-    home.mkdir()
-    work.mkdir()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("LEAKSHIELD_", "NUMBA_", "XDG_"))
-    }
-    env.update(HOME=str(home), LEAKSHIELD_DATA_DIR=str(data))
-
-    def tree(root: Path) -> dict[str, int]:
-        return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")}
+    home, work, data, env = isolated(tmp_path)
 
     photo = str(photos["photo.png"])
     commands = [

@@ -40,6 +40,11 @@ PassphraseFileOption = Annotated[
     ),
 ]
 
+ReplaceOption = Annotated[
+    bool,
+    typer.Option("--force", help="Replace an existing identity (kept under identity-retired/)."),
+]
+
 
 def identity_dir(settings: Settings) -> Path:
     return settings.data_dir / "identity"
@@ -95,12 +100,7 @@ def create_command(
         ),
     ] = None,
     passphrase_file: PassphraseFileOption = None,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="Replace an existing identity (kept under identity-retired/)."
-        ),
-    ] = False,
+    force: ReplaceOption = False,
     data_dir: DataDirOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -150,12 +150,7 @@ def import_command(
         typer.Option("--key", help="PEM private key (for a PEM chain).", dir_okay=False),
     ] = None,
     passphrase_file: PassphraseFileOption = None,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="Replace an existing identity (kept under identity-retired/)."
-        ),
-    ] = False,
+    force: ReplaceOption = False,
     data_dir: DataDirOption = None,
     json: JsonOption = False,
 ) -> None:
