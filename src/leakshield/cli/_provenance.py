@@ -16,7 +16,13 @@ from leakshield.cli._identity import (
     identity_for_signing,
     read_passphrase,
 )
-from leakshield.cli._lookup import InputFailure, open_database, report_failure, with_progress
+from leakshield.cli._lookup import (
+    InputFailure,
+    RecursiveOption,
+    open_database,
+    report_failure,
+    with_progress,
+)
 from leakshield.cli._root import CliState, DataDirOption, JsonOption, app
 from leakshield.cli._watermark import KeyOption, key_path
 from leakshield.errors import ExitCode, LeakshieldError, UsageError
@@ -133,9 +139,7 @@ def verify_command(
             help="Do not look up files without credentials in your manifest repository.",
         ),
     ] = False,
-    recursive: Annotated[
-        bool, typer.Option("--recursive", "-r", help="Check the files under directories.")
-    ] = False,
+    recursive: RecursiveOption = False,
     data_dir: DataDirOption = None,
     json: JsonOption = False,
 ) -> None:

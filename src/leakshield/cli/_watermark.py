@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from leakshield.cli._lookup import InputFailure, error_record, with_progress
+from leakshield.cli._lookup import InputFailure, RecursiveOption, error_record, with_progress
 from leakshield.cli._output import Output
 from leakshield.cli._root import CliState, DataDirOption, JsonOption, app
 from leakshield.errors import ExitCode, LeakshieldError, UsageError
@@ -170,9 +170,7 @@ def detect_command(
         list[Path], typer.Argument(metavar="FILE...", help="Images (or directories).")
     ],
     key: KeyOption = None,
-    recursive: Annotated[
-        bool, typer.Option("--recursive", "-r", help="Check the files under directories.")
-    ] = False,
+    recursive: RecursiveOption = False,
     data_dir: DataDirOption = None,
     json: JsonOption = False,
 ) -> None:
