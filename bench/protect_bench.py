@@ -13,15 +13,18 @@ the temporary directory), so making it is never timed and a re-run reuses it.
 Method: `leakshield.provenance.protect` in this process, wired as the CLI wires it: for
 each run a fresh data directory with a new SQLite database (migrated before the clock
 starts), a new signing identity (`create_identity`), a new watermark key and a fresh OUT
-folder. The wall-clock time of the whole call is measured, for each of ``--jobs``: with 1
-this process is pinned to one core; with more it has every core and protect's own worker
-processes (spawned, as the CLI's) do the work, their start-up (about a second) counted.
-Imports and first calls are warmed up before (protect on two photos, not timed); every
-process runs one thread everywhere (OpenMP, OpenBLAS, MKL, numba, OpenCV). Every photo
-must come out protected, watermarked and signed, with no note; the bench exits
-otherwise. After each run (not timed) the bank and the manifest repository must hold
-every photo, and three copies must verify (C2PA "Trusted" under the identity's root) and
-give their watermark back.
+folder. The wall-clock time of the whole call is measured, and the CPU time of this
+process and its worker processes (steadier than the wall clock on a shared host), for
+each of ``--jobs``: with 1 this process is pinned to one core; with more it has every
+core and protect's own worker processes (spawned, as the CLI's) do the work, their
+start-up (about 1.3 s each: they import leakshield) counted. Imports and first calls are
+warmed up before (protect on two photos, not timed), and pending writes are flushed
+(``sync``) before each run. Every process runs one thread everywhere (OpenMP, OpenBLAS,
+MKL, numba, OpenCV). Every photo must come out protected, watermarked and signed, with no
+note; the bench exits otherwise. After each run (not timed) the bank and the manifest
+repository must hold every photo, and three copies must verify (C2PA "Trusted" under the
+identity's root) and give their watermark back. ``--rounds`` (2) rounds of every run, one
+round after the other; the fastest of each is kept.
 
 Baselines, same photos, same run, one core each: protect without the watermark (as
 ``--no-watermark``: PDQ, sign, register), protect without signing (as ``--no-sign``: PDQ,
@@ -34,15 +37,19 @@ Stages, one core, on ``--stage-photos`` (20; one of each size of the pattern): t
 per-file steps of protect called directly, as `_protect` calls them: PDQ of the original
 (`fingerprint_file`), MD5 and SHA-256 of the original (`file_digests`), the watermark
 (`embed_file`), PDQ of the marked copy, signing (`sign_file`: C2PA sign, read back, SHA-256
-of the copy), and MD5 and SHA-256 of the copy; then protect on the same photos, whose
-time beyond those steps is what the calling process adds (bank, repository, journal with
-its fsync, report). Bare c2pa-python signing of the marked copies is timed beside, to
-split ``sign_file``.
+of the copy), and MD5 and SHA-256 of the copy. Then each photo again as a worker of protect
+handles it (`run_jobs` in this process), and its record in the bank and the manifest
+repository as protect's caller makes it; and protect() on the same photos, whose time
+beyond those two is the rest (journal, report, the loop; it also carries the noise of two
+timings). Bare c2pa-python signing of each marked copy is timed beside, to split
+``sign_file``. Each photo's fastest round counts.
 
-A full run takes about 6 minutes on this project's 2-core machine, 2 of them making the
-photos on the first run; ``--quick`` (20 photos of 1 to 3 MP, 10 for the stages) about 1.
+A full run takes about 8 minutes on this project's 2-core machine (and a minute more the
+first time, making the photos); ``--quick`` (20 photos of 1 to 3 MP, 10 for the stages,
+one round) under one. With one worker, the time of each format is reported too (from
+when each photo was done): a grainy PNG costs about ten times a JPEG of the same size.
 
-Usage: python bench/protect_bench.py [--quick] [--photos 200] [--jobs 1,2]
+Usage: python bench/protect_bench.py [--quick] [--photos 200] [--jobs 1,2] [--rounds 2]
 [--stage-photos 20] [--seed 1] [--workdir DIR] [--keep]. The last line is one JSON object.
 """
 
@@ -269,18 +276,23 @@ def run_protect(
     keep: bool = False,
     check: bool = True,
 ) -> dict[str, Any]:
-    """protect() on the set with a fresh setup; its wall-clock time, and checks."""
+    """protect() on the set with a fresh setup; its wall-clock time, and checks. With one
+    worker, also the time spent on each format (between one photo's end and the next's)."""
     from leakshield.banks import BankStore
     from leakshield.provenance import ManifestRepository, ProtectPlan, protect
 
     setup = Setup.fresh(root, sign=sign, watermark=watermark)
+    ended: list[tuple[str, float]] = []
     try:
         how = ProtectPlan(setup.identity, setup.key_pem, setup.key, workers=workers)
         banks, repository = BankStore(setup.database), ManifestRepository(setup.database)
         out = root / "out"
 
         def call() -> Any:
-            return protect(photos.folder, out, how, banks=banks, repository=repository)
+            return protect(
+                photos.folder, out, how, banks=banks, repository=repository,
+                on_item=lambda item: ended.append((item.source, time.perf_counter())),
+            )  # fmt: skip
 
         os.sync()  # no earlier run's writes left to flush: protect fsyncs its journal
         start, cpu = time.perf_counter(), cpu_seconds()
@@ -291,10 +303,30 @@ def run_protect(
     finally:
         setup.close(keep)
     counts = summary.counts
-    return {"workers": workers, **rates(seconds, cpu, photos)} | {
+    result = {"workers": workers, **rates(seconds, cpu, photos)} | {
         "protected": counts["protected"],
         "failed": counts["failed"],
     }
+    if workers == 1:
+        result["by_format"] = by_format(photos, start, ended)
+    return result
+
+
+def by_format(photos: PhotoSet, start: float, ended: list[tuple[str, float]]) -> dict[str, Any]:
+    """Seconds, photos and megapixels of each format, from when each photo was done."""
+    info = {p["file"]: p for p in photos.photos}
+    split: dict[str, dict[str, float]] = {}
+    for source, when in ended:
+        photo = info[source]
+        into = split.setdefault(photo["format"], {"photos": 0, "mp": 0.0, "seconds": 0.0})
+        into["photos"] += 1
+        into["mp"] += photo["mp"]
+        into["seconds"] += when - start
+        start = when
+    for into in split.values():
+        into["s_per_photo"] = into["seconds"] / into["photos"]
+        into["s_per_mp"] = into["seconds"] / into["mp"]
+    return split
 
 
 def check_run(summary: Any, setup: Setup, banks: Any, repository: Any, count: int) -> None:
@@ -401,9 +433,10 @@ STAGES = {
 }
 WHOLE = {
     "protect_one": "the whole photo as a worker does it (protect_one)",
+    "record": "the caller records it: bank and repository",
     "c2pa_sign_alone": "(bare c2pa-python signing of the marked copy)",
 }
-CALLER = "what protect() adds: bank, repository, journal, report"
+OTHER = "the rest of protect(): journal, report, the loop"
 
 
 class Laps:
@@ -421,14 +454,24 @@ class Laps:
 
 def stage_times(photos: PhotoSet, root: Path) -> list[dict[str, float]]:
     """Each photo's seconds per stage: the steps of `_protect` called one by one, then the
-    photo again as a worker of protect handles it (``run_jobs`` in this process)."""
+    photo again as a worker of protect handles it (``run_jobs`` in this process), and its
+    record in the bank and the repository as `_batch._record` makes it."""
+    from leakshield.banks import BankStore
     from leakshield.media import MediaLimits, detect_media_type
-    from leakshield.provenance import SignOptions, fingerprint_file, sign_file
+    from leakshield.provenance import (
+        DEFAULT_BANK,
+        ManifestRepository,
+        SignOptions,
+        fingerprint_file,
+        sign_file,
+    )
     from leakshield.provenance._protect import ProtectJob, run_jobs
-    from leakshield.signals import file_digests
+    from leakshield.signals import file_digests, parse_signal
     from leakshield.watermark import embed_file
 
     setup = Setup.fresh(root)
+    banks, repository = BankStore(setup.database), ManifestRepository(setup.database)
+    banks.create_bank(DEFAULT_BANK)
     limits, options = MediaLimits(), SignOptions(overwrite=True)
     key, pem = setup.key, setup.key_pem or b""
     out, scratch, whole = root / "out", root / "scratch", root / "whole"
@@ -473,10 +516,16 @@ def stage_times(photos: PhotoSet, root: Path) -> list[dict[str, float]]:
                 sign_options=SignOptions(),
             )
             lap.clock = time.perf_counter()
-            ((_, item, _),) = run_jobs([job], 1)
+            ((_, item, stored),) = run_jobs([job], 1)
             lap("protect_one")
-            if item.status != "protected":
+            if item.status != "protected" or stored is None:
                 sys.exit(f"protect_one failed on {path.name}: {item.error}")
+            signals = [parse_signal(text) for text in item.signals]
+            metadata = {"file": path.name, "protected_copy": item.output, "manifest": item.manifest}
+            banks.add_content(DEFAULT_BANK, signals, metadata=metadata, note="protect-bench")
+            if repository.by_label(stored.label) is None:
+                repository.add(stored)
+            lap("record")
             rows.append(lap.times)
     finally:
         setup.close(keep=False)
@@ -503,7 +552,7 @@ def summarise_stages(
     assert every is not None
     steps = sum(every[stage] for stage in STAGES)
     total = protect_s / len(rows)
-    caller = total - every["protect_one"]
+    other = total - every["protect_one"] - every["record"]
     large = [r for r in rows if r["mp"] >= 11]
     return {
         "photos": len(rows),
@@ -512,9 +561,11 @@ def summarise_stages(
         "s_per_photo": every,
         "steps_s_per_photo": steps,
         "worker_overhead_s_per_photo": every["protect_one"] - steps,
-        "caller_s_per_photo": caller,  # bank, repository, journal, report
-        "share_of_protect": {stage: every[stage] / total for stage in STAGES}
-        | {"protect_one": every["protect_one"] / total, "caller": caller / total},
+        "other_s_per_photo": other,  # journal, report, the loop; noise of two timings
+        "share_of_protect": {
+            stage: every[stage] / total for stage in [*STAGES, "protect_one", "record"]
+        }
+        | {"other": other / total},
         "protect_s_per_photo": total,
         "jpeg_s_per_photo": mean([r for r in rows if not r["png"]]),
         "png_s_per_photo": mean([r for r in rows if r["png"]]),
@@ -537,11 +588,15 @@ def print_stages(stages: dict[str, Any]) -> None:
         cells = [f"{every[stage]:7.4f}", f"{share:6.1%}" if share is not None else " " * 6]
         cells += [f"{d[stage]:7.4f}" if d else f"{'':7}" for d in (jpeg, png, large)]
         print(f"  {label:50} " + " ".join(cells))
-    caller, share = stages["caller_s_per_photo"], stages["share_of_protect"]["caller"]
-    print(f"  {CALLER:50} {caller:7.4f} {share:6.1%}")
+    other, share = stages["other_s_per_photo"], stages["share_of_protect"]["other"]
+    print(f"  {OTHER:50} {other:7.4f} {share:6.1%}")
 
 
 # ---------------------------------------------------------------- driver
+
+
+def progress(round_: int, label: str, result: dict[str, Any]) -> None:
+    print(f"round {round_}: {label}: {result['seconds']:.1f} s", file=sys.stderr, flush=True)
 
 
 def main() -> None:
@@ -593,10 +648,12 @@ def main() -> None:
     labels = {name: label for name, (label, _) in configs.items()}
     labels[peer] = "c2pa-python signing alone, one core"
     done: dict[str, list[dict[str, Any]]] = {name: [] for name in labels}
-    for _ in range(rounds):  # round after round, so a slow spell of the host hits all alike
+    for round_ in range(1, rounds + 1):  # round after round: a slow spell hits all alike
         for name, (_, options) in configs.items():
             done[name].append(run_protect(photos, runs / name, keep=args.keep, **options))
+            progress(round_, labels[name], done[name][-1])
         done[peer].append(run_c2pa_peer(photos, runs / peer, args.keep))
+        progress(round_, labels[peer], done[peer][-1])
     best = {
         name: min(results, key=lambda r: r["seconds"])
         | {"rounds_s": [r["seconds"] for r in results]}
@@ -618,6 +675,13 @@ def main() -> None:
             f"photos/s  {result['mp_per_s']:6.2f} MP/s  {result['s_per_photo']:.3f} s a photo  "
             f"(CPU {result['cpu_s_per_photo']:.3f} s)  " + counted
         )
+    for name, result in best.items():
+        for fmt, part in result.get("by_format", {}).items():
+            print(
+                f"    {labels[name]}, {fmt.upper()}: {part['photos']:.0f} photos, "
+                f"{part['mp']:.0f} MP, {part['seconds']:.1f} s ({part['s_per_photo']:.3f} s a "
+                f"photo, {part['s_per_mp']:.3f} s a MP)"
+            )
     if "jobs1" in best:
         for w in jobs:
             if w != 1:

@@ -175,7 +175,9 @@ def run_jobs(
         try:
             for job in jobs:
                 pending.append((job, pool.submit(protect_one, job)))
-                if len(pending) >= workers * 2:
+                # In input order (the output promises it), with a window wide enough that
+                # one slow file at its head does not leave the other workers idle.
+                if len(pending) >= workers * 8:
                     done, future = pending.popleft()
                     yield done, *future.result()
             while pending:
