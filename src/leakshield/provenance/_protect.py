@@ -14,14 +14,14 @@ import os
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from leakshield.errors import InputError, LeakshieldError
-from leakshield.media import MediaLimits, detect_media_type
+from leakshield.media import MediaLimits
 from leakshield.provenance._identity import Identity
 from leakshield.provenance._model import ProvenanceError
 from leakshield.provenance._repository import StoredManifest
@@ -203,10 +203,10 @@ def protect_one(job: ProtectJob) -> tuple[ProtectItem, StoredManifest | None]:
 def _protect(job: ProtectJob) -> tuple[ProtectItem, StoredManifest | None]:
     from leakshield.signals import file_digests
 
-    media_type = detect_media_type(job.source, job.limits)
+    original = fingerprint_file(job.source, job.limits)  # refuses what is not media
+    media_type = original.media_type
     job.output.parent.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
-    original = fingerprint_file(job.source, job.limits)
     source_md5, source_sha256 = file_digests(job.source)
     signals = [f"md5:{source_md5}"]
     signals += [f"pdq:{original.pdq}"] if original.pdq else []
@@ -290,6 +290,3 @@ def _copy_into(source: Path, output: Path) -> None:
         Path(temporary).replace(output)
     finally:
         Path(temporary).unlink(missing_ok=True)
-
-
-ProgressCallback = Callable[[ProtectItem], None]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from leakshield.errors import InputError
 from leakshield.media import MediaLimits
 from leakshield.provenance._c2pa import file_format, open_reader
 from leakshield.provenance._codes import explain
@@ -24,6 +25,7 @@ from leakshield.provenance._model import (
     Verification,
 )
 from leakshield.provenance._repository import ManifestRepository, StoredManifest
+from leakshield.provenance._sign import fingerprint_file
 from leakshield.watermark import WatermarkKey
 
 __all__ = ["RECOVERY_PDQ_DISTANCE", "TrustAnchors", "VerifyOptions", "summarize", "verify_file"]
@@ -172,9 +174,6 @@ def _bindings(data: dict[str, Any]) -> list[SoftBinding]:
 
 
 def _recover(path: Path, options: VerifyOptions) -> Recovery | None:
-    from leakshield.errors import InputError
-    from leakshield.provenance._sign import fingerprint_file
-
     repository = options.repository
     assert repository is not None
     try:
