@@ -156,13 +156,15 @@ def sign_into(
     (a temporary file beside it is removed). ``action`` is "created" or "edited"."""
     mime = file_format(src)
     manifest = _manifest(action, title, soft_bindings, source_type, author, when)
-    signer = c2pa.Signer.from_info(
-        c2pa.C2paSignerInfo(identity.alg.encode(), identity.chain_pem, key_pem, tsa_url)
-    )
+    info = c2pa.C2paSignerInfo(identity.alg.encode(), identity.chain_pem, key_pem, tsa_url)
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=".sign-", dir=dst.parent)
     try:
-        with signer, c2pa.Builder(manifest, context()) as builder, src.open("rb") as source:
+        with (
+            c2pa.Signer.from_info(info) as signer,
+            c2pa.Builder(manifest, context()) as builder,
+            src.open("rb") as source,
+        ):
             if action == "edited":
                 # The file as it was becomes the parent ingredient, with any credentials it had.
                 builder.add_ingredient(
