@@ -114,7 +114,8 @@ def input_signals(
             return (parse_lookup_signal(kind, value),)
         return (parse_signal(item.label),)
     try:
-        return file_signals(item.path, options, dihedral=dihedral).signals
+        with one_input():
+            return file_signals(item.path, options, dihedral=dihedral).signals
     except MediaError as exc:
         if exc.code == "not-found":
             raise MediaError(
@@ -123,9 +124,17 @@ def input_signals(
                 "(e.g. pdq:<64 hex digits>)",
             ) from None
         raise
+
+
+@contextmanager
+def one_input() -> Iterator[None]:
+    """Work on one input of a batch: an unexpected exception becomes an `InputFailure`,
+    reported on that input's line, so that one bad file does not stop the others."""
+    try:
+        yield
     except LeakshieldError:
         raise
-    except Exception as exc:  # one bad file must not stop a batch
+    except Exception as exc:
         raise InputFailure(
             "internal-error", f"unexpected error ({type(exc).__name__}: {exc}); please report it"
         ) from exc

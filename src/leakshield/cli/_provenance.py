@@ -17,8 +17,8 @@ from leakshield.cli._identity import (
     read_passphrase,
 )
 from leakshield.cli._lookup import (
-    InputFailure,
     RecursiveOption,
+    one_input,
     open_database,
     report_failure,
     with_progress,
@@ -183,14 +183,8 @@ def verify_command(
 def _verify_one(path: Path, options: Any) -> Verification:
     from leakshield.provenance import verify_file
 
-    try:
+    with one_input():
         return verify_file(path, options)
-    except LeakshieldError:
-        raise
-    except Exception as exc:  # one bad file must not stop a batch
-        raise InputFailure(
-            "internal-error", f"unexpected error ({type(exc).__name__}: {exc}); please report it"
-        ) from exc
 
 
 def _anchors(settings: Settings, extra: list[Path]) -> TrustAnchors:

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from leakshield.cli._lookup import InputFailure, RecursiveOption, error_record, with_progress
+from leakshield.cli._lookup import RecursiveOption, error_record, one_input, with_progress
 from leakshield.cli._output import Output
 from leakshield.cli._root import CliState, DataDirOption, JsonOption, app
 from leakshield.errors import ExitCode, LeakshieldError, UsageError
@@ -217,14 +217,8 @@ def detect_command(
 def _detect_one(path: Path, key: WatermarkKey, limits: MediaLimits) -> FileDetection:
     from leakshield.watermark._files import detect_file
 
-    try:
+    with one_input():
         return detect_file(path, key, limits=limits)
-    except LeakshieldError:
-        raise
-    except Exception as exc:  # one bad file must not stop a batch
-        raise InputFailure(
-            "internal-error", f"unexpected error ({type(exc).__name__}: {exc}); please report it"
-        ) from exc
 
 
 def _report_failure(out: Output, stderr: Console, path: str, exc: LeakshieldError) -> None:
