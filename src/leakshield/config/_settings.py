@@ -132,6 +132,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="PEM files of root certificates `verify` trusts, besides your own identity.",
     )
+    detector_model: Path | None = Field(
+        default=None,
+        description="An ONNX model of a learned AI-image detector that `analyze` runs, with "
+        "a JSON description beside it (MODEL.json). None: no learned detector.",
+    )
 
     @field_validator("tsa_url")
     @classmethod
