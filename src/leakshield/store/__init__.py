@@ -9,6 +9,7 @@ from leakshield.store._banks import (
     SignalRow,
 )
 from leakshield.store._database import Database, SchemaState, normalize_url
+from leakshield.store._forensics import ReferenceRow
 from leakshield.store._models import Base
 from leakshield.store._provenance import ManifestRow
 
@@ -20,6 +21,7 @@ __all__ = [
     "ContentRow",
     "Database",
     "ManifestRow",
+    "ReferenceRow",
     "SchemaState",
     "SequenceRow",
     "SignalRow",
