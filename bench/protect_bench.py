@@ -516,7 +516,7 @@ def stage_times(photos: PhotoSet, root: Path) -> list[dict[str, float]]:
                 sign_options=SignOptions(),
             )
             lap.clock = time.perf_counter()
-            ((_, item, stored),) = run_jobs([job], 1)
+            ((_, item, stored, _),) = run_jobs([job], 1)
             lap("protect_one")
             if item.status != "protected" or stored is None:
                 sys.exit(f"protect_one failed on {path.name}: {item.error}")

@@ -1,6 +1,7 @@
 """The `leakshield` command line: parses, calls the core, formats. Nothing else."""
 
 from leakshield.cli import (  # noqa: F401  (registers commands)
+    _analyze,
     _apikey,
     _bank,
     _config,

@@ -11,6 +11,14 @@ from leakshield.forensics._model import (
     Strength,
     SubjectInfo,
 )
+from leakshield.forensics._references import (
+    Reference,
+    ReferenceSet,
+    ReferenceStore,
+    reference_from_file,
+    reference_from_rgb,
+)
+from leakshield.forensics._report import render_html, write_html, write_pdf
 from leakshield.forensics._registry import (
     AnalysisContext,
     Analyzer,
@@ -28,6 +36,9 @@ __all__ = [
     "Direction",
     "Finding",
     "FindingImage",
+    "Reference",
+    "ReferenceSet",
+    "ReferenceStore",
     "Strength",
     "Subject",
     "SubjectInfo",
@@ -36,5 +47,11 @@ __all__ = [
     "analyzer_names",
     "analyzers",
     "load_subject",
+    "reference_from_file",
+    "reference_from_rgb",
+    "register",
+    "render_html",
+    "write_html",
+    "write_pdf",
     "register",
 ]

@@ -103,14 +103,14 @@ class FindingView:
 def render_html(analysis: Analysis) -> str:
     """The report of ``analysis`` as one self-contained HTML page (no scripts, no links out)."""
     findings = [f for f in analysis.findings if f.error is None]
-    weighted = [f for f in findings if f.strength is not Strength.NONE]
+    weighted = [f for f in findings if f.strength != Strength.NONE]
     weighted.sort(key=lambda f: _ORDER.index(f.strength))  # stable: analyzer order within
     subject = analysis.subject
     return _TEMPLATES.get_template("report.html.j2").render(
         file_name=Path(subject.path).name or subject.path,
         shows=list(analysis.shows),
         evidence=[_view(f) for f in weighted],
-        nothing_found=[_view(f) for f in findings if f.strength is Strength.NONE],
+        nothing_found=[_view(f) for f in findings if f.strength == Strength.NONE],
         not_examined=[_view(f) for f in analysis.findings if f.error is not None],
         cannot_tell=list(analysis.cannot_tell),
         details=_details(analysis),

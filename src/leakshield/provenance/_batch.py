@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leakshield.banks import BankNotFoundError, BankStore
 from leakshield.media import MediaLimits
@@ -31,6 +31,9 @@ from leakshield.provenance._protect import (
 from leakshield.provenance._repository import ManifestRepository, StoredManifest
 from leakshield.provenance._sign import SignOptions
 from leakshield.watermark import WatermarkKey
+
+if TYPE_CHECKING:
+    from leakshield.forensics import Reference
 
 __all__ = ["REPORT_NAME", "ProtectPlan", "ProtectSummary", "protect"]
 
@@ -115,9 +118,9 @@ def protect(
     for item in items.values():
         if on_item is not None:
             on_item(item)
-    for job, item, stored in run_jobs(iter(todo), how.workers):
+    for job, item, stored, reference in run_jobs(iter(todo), how.workers):
         if item.status == "protected":
-            item = _record(job, item, stored, banks, repository, how.bank)
+            item = _record(job, item, stored, reference, banks, repository, how.bank)
             append_journal(out, [done_entry(job, item)])
         items[job.relative] = item
         if on_item is not None:
@@ -140,10 +143,12 @@ def _record(
     job: ProtectJob,
     item: ProtectItem,
     stored: StoredManifest | None,
+    reference: Reference | None,
     banks: BankStore,
     repository: ManifestRepository,
     bank: str,
 ) -> ProtectItem:
+    from leakshield.forensics import ReferenceStore
     from leakshield.signals import parse_signal
 
     signals = [parse_signal(text) for text in item.signals]
@@ -153,6 +158,8 @@ def _record(
     banks.add_content(bank, signals, metadata=metadata, note="registered by leakshield protect")
     if stored is not None and repository.by_label(stored.label) is None:
         repository.add(stored)
+    if reference is not None:
+        ReferenceStore(banks.database).add(bank, [reference])
     return item
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from leakshield.errors import InputError, LeakshieldError
 from leakshield.media import MediaLimits
 from leakshield.provenance._identity import Identity
@@ -27,6 +29,9 @@ from leakshield.provenance._model import ProvenanceError
 from leakshield.provenance._repository import StoredManifest
 from leakshield.provenance._sign import Fingerprint, SignOptions, fingerprint_file, sign_file
 from leakshield.watermark import WatermarkKey
+
+if TYPE_CHECKING:
+    from leakshield.forensics import Reference
 
 __all__ = ["DEFAULT_BANK", "JOURNAL_NAME", "ProtectItem", "ProtectJob", "plan", "run_jobs"]
 
@@ -160,9 +165,12 @@ def done_entry(job: ProtectJob, item: ProtectItem) -> dict[str, Any]:
     }
 
 
+Outcome = tuple[ProtectItem, StoredManifest | None, "Reference | None"]
+
+
 def run_jobs(
     jobs: Iterable[ProtectJob], workers: int
-) -> Iterator[tuple[ProtectJob, ProtectItem, StoredManifest | None]]:
+) -> Iterator[tuple[ProtectJob, ProtectItem, StoredManifest | None, Reference | None]]:
     """Protect each job's file, in input order, with ``workers`` processes."""
     if workers <= 1:
         for job in jobs:
@@ -170,7 +178,7 @@ def run_jobs(
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending: deque[tuple[ProtectJob, Future[tuple[ProtectItem, StoredManifest | None]]]]
+        pending: deque[tuple[ProtectJob, Future[Outcome]]]
         pending = deque()
         try:
             for job in jobs:
@@ -188,7 +196,7 @@ def run_jobs(
                 future.cancel()
 
 
-def protect_one(job: ProtectJob) -> tuple[ProtectItem, StoredManifest | None]:
+def protect_one(job: ProtectJob) -> Outcome:
     """Protect one file; a failure is an item with its error, never an exception."""
     try:
         return _protect(job)
@@ -197,10 +205,10 @@ def protect_one(job: ProtectJob) -> tuple[ProtectItem, StoredManifest | None]:
         error = {"code": str(code), "message": exc.message}
     except Exception as exc:  # one bad file must not stop a batch
         error = {"code": "internal-error", "message": f"{type(exc).__name__}: {exc}"}
-    return ProtectItem(job.relative, "failed", error=error), None
+    return ProtectItem(job.relative, "failed", error=error), None, None
 
 
-def _protect(job: ProtectJob) -> tuple[ProtectItem, StoredManifest | None]:
+def _protect(job: ProtectJob) -> Outcome:
     from leakshield.signals import file_digests
 
     original = fingerprint_file(job.source, job.limits)  # refuses what is not media
@@ -245,6 +253,7 @@ def _protect(job: ProtectJob) -> tuple[ProtectItem, StoredManifest | None]:
                 notes.append(f"not signed: {exc.message}")
         if stored is None:
             _copy_into(current, job.output)
+    reference = _reference(job, str(source_sha256)) if media_type == "image" else None
     output_md5, output_sha256 = file_digests(job.output)
     if f"md5:{output_md5}" not in signals:
         signals.append(f"md5:{output_md5}")
@@ -261,7 +270,17 @@ def _protect(job: ProtectJob) -> tuple[ProtectItem, StoredManifest | None]:
         str(output_sha256),
         tuple(notes),
     )
-    return item, stored
+    return item, stored, reference
+
+
+def _reference(job: ProtectJob, sha256: str) -> Reference:
+    """The photo's local features, so that `analyze` can find it in an image made from it."""
+    from leakshield.forensics import load_subject, reference_from_rgb
+
+    pixels = load_subject(job.source, job.limits).rgb()
+    return reference_from_rgb(
+        pixels, title=job.relative, sha256=sha256, path=str(job.source.resolve())
+    )
 
 
 def _watermark(

@@ -125,7 +125,9 @@ UNKNOWN_SOURCE_TYPE = SourceType(
 _MAX_VALUES = 20
 _ATTRIBUTE = r"""\b{name}\s*=\s*["']([^"']{{1,500}})["']"""
 _ELEMENT = r"<(?:[\w.-]+:)?{name}\b[^>]{{0,2000}}(?<!/)>\s*([^<\s][^<]{{0,499}})<"
-_RESOURCE = r"""<(?:[\w.-]+:)?{name}\b[^>]{{0,2000}}?\brdf:resource\s*=\s*["']([^"']{{1,500}})["']"""
+_RESOURCE = (
+    r"""<(?:[\w.-]+:)?{name}\b[^>]{{0,2000}}?\brdf:resource\s*=\s*["']([^"']{{1,500}})["']"""
+)
 _CODE = re.compile(r"([A-Za-z]+)/?\s*$")
 
 
@@ -176,6 +178,8 @@ def _xmp_values(packet: str, name: str) -> list[str]:
     """Values of the XMP property ``name`` (any prefix) as an attribute, element text or
     rdf:resource; bounded patterns over a bounded packet, no XML parser to attack."""
     values: list[str] = []
+    if name not in packet:
+        return values
     for form in (_ATTRIBUTE, _ELEMENT, _RESOURCE):
         for match in re.finditer(form.format(name=name), packet):
             value = clean(html.unescape(match.group(1)), 300)

@@ -93,8 +93,12 @@ def read_metadata(data: bytes) -> Metadata:
     exif = _parse_exif(exif_raw[0], notes) if exif_raw else None
     if not xmp_raw:
         xmp_raw = list(_scan_xmp(data))
-    xmp = tuple(packet[:MAX_XMP_BYTES].decode("utf-8", "replace") for packet in xmp_raw)
-    return Metadata(container, tuple(text), exif, xmp[:MAX_XMP_PACKETS], tuple(examined), tuple(notes))
+    xmp: list[str] = []
+    budget = MAX_XMP_BYTES  # for all packets together
+    for packet in xmp_raw[:MAX_XMP_PACKETS]:
+        xmp.append(packet[:budget].decode("utf-8", "replace"))
+        budget -= min(len(packet), budget)
+    return Metadata(container, tuple(text), exif, tuple(xmp), tuple(examined), tuple(notes))
 
 
 def clean(value: object, limit: int = 200) -> str | None:
@@ -234,7 +238,7 @@ def _read_other(data: bytes, exif: list[bytes]) -> None:
             warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(data)) as image:
                 raw = image.getexif().tobytes()
-    except Exception:  # noqa: BLE001  (not an image Pillow knows, or a malformed header)
+    except Exception:  # (not an image Pillow knows, or a malformed header)
         return
     if len(raw) > 8:
         exif.append(raw)
@@ -242,13 +246,11 @@ def _read_other(data: bytes, exif: list[bytes]) -> None:
 
 def _scan_xmp(data: bytes) -> Iterator[bytes]:
     """XMP packets found by their markers, for containers not walked above."""
-    found = 0
-    for match in _XMP_START.finditer(data):
+    for found, match in enumerate(_XMP_START.finditer(data)):
         if found >= MAX_XMP_PACKETS:
             return
         end = data.find(b"pmeta>", match.end(), match.start() + MAX_XMP_BYTES)
         yield data[match.start() : end + 6 if end >= 0 else match.start() + MAX_XMP_BYTES]
-        found += 1
 
 
 # --- EXIF ------------------------------------------------------------------------------
@@ -262,7 +264,7 @@ def _parse_exif(raw: bytes, notes: list[str]) -> ExifFields | None:
             exif.load(raw[:MAX_EXIF_BYTES])
             main = dict(exif)
             sub = dict(exif.get_ifd(0x8769))
-    except Exception:  # noqa: BLE001  (Pillow raises many types on a malformed TIFF block)
+    except Exception:  # (Pillow raises many types on a malformed TIFF block)
         notes.append("the EXIF block is malformed and could not be read")
         return None
     return ExifFields(

@@ -21,7 +21,9 @@ PROMPT_CHARS = 300  # prompts may hold explicit text: kept for the analyst, but 
 MAX_LISTED = 40
 
 # A1111's own pattern for "Key: value," pairs on its settings line.
-_A1111_PAIR = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+# Bounded repeats keep it linear on a hostile line (A1111's own uses unbounded ones).
+_A1111_PAIR = re.compile(r'(\w[\w \-/]{0,60}):\s*("(?:\\.|[^\\"]){1,2000}"|[^,]*)(?:,|$)')
+SETTINGS_LINE_CHARS = 8000
 _A1111_KEYS = {
     "Steps": "steps",
     "Sampler": "sampler",
@@ -106,7 +108,10 @@ def parse_a1111(text: str) -> dict[str, Any] | None:
     at = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].startswith("Steps: ")), None)
     if at is None:
         return None
-    pairs = {m.group(1).strip(): m.group(2).strip() for m in _A1111_PAIR.finditer(lines[at])}
+    pairs = {
+        m.group(1).strip(): m.group(2).strip()
+        for m in _A1111_PAIR.finditer(lines[at][:SETTINGS_LINE_CHARS])
+    }
     evidence: dict[str, Any] = {
         name: clean(pairs[key].strip('"'), 200) for key, name in _A1111_KEYS.items() if key in pairs
     }
@@ -136,9 +141,7 @@ def _png_parameters(entry: TextEntry) -> GeneratorSettings:
         if _SETTING_NAMES.intersection(settings):
             return GeneratorSettings("Fooocus", source, "PNG text chunks", True, settings)
     note = "its text is not in the layout the AUTOMATIC1111 web UI writes"
-    return GeneratorSettings(
-        "AUTOMATIC1111 / Forge", source, "PNG text chunks", False, {}, (note,)
-    )
+    return GeneratorSettings("AUTOMATIC1111 / Forge", source, "PNG text chunks", False, {}, (note,))
 
 
 def _exif_text(name: str, value: str | None) -> list[GeneratorSettings]:
@@ -188,7 +191,9 @@ def _comfyui(prompt: TextEntry | None, workflow: TextEntry | None) -> GeneratorS
         evidence["node_type_count"] = len(node_types)
     source = " and ".join(f"'{name}'" for name in chunks)
     source = f"PNG text chunk{'s' if len(chunks) > 1 else ''} {source}"
-    return GeneratorSettings("ComfyUI", source, "PNG text chunks", recognised, evidence, tuple(notes))
+    return GeneratorSettings(
+        "ComfyUI", source, "PNG text chunks", recognised, evidence, tuple(notes)
+    )
 
 
 def _comfy_node_types(document: object) -> set[str]:
@@ -241,7 +246,9 @@ def _invokeai(entries: list[TextEntry]) -> GeneratorSettings:
             for key, value in pick_settings(document).items():
                 evidence.setdefault(key, value)
     source = "PNG text chunks " + ", ".join(f"'{name}'" for name in evidence["chunks"])
-    return GeneratorSettings("InvokeAI", source, "PNG text chunks", recognised, evidence, tuple(notes))
+    return GeneratorSettings(
+        "InvokeAI", source, "PNG text chunks", recognised, evidence, tuple(notes)
+    )
 
 
 def _dream(text: str) -> dict[str, Any]:

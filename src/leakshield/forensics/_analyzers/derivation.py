@@ -169,7 +169,10 @@ def _changes(diff: Difference, width: int, height: int, title: str) -> str:
     if not diff.regions:
         rest = "" if covers > 0.9 else f" (it covers about {covers:.0%} of this image)"
         return f"No region differs from your photo beyond re-compression{rest}."
-    named = [f"the {r.where(width, height)} (about {r.fraction:.0%} of the image)" for r in diff.regions[:3]]
+    named = [
+        f"the {r.where(width, height)} (about {r.fraction:.0%} of the image)"
+        for r in diff.regions[:3]
+    ]
     listing = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
     more = f", and {len(diff.regions) - 3} smaller regions" if len(diff.regions) > 3 else ""
     if diff.changed_fraction > 0.6:
@@ -192,17 +195,19 @@ def _changes(diff: Difference, width: int, height: int, title: str) -> str:
     return f"The region{'s' if len(named) > 1 else ''} at {listing}{more} {verb} from your photo; the rest matches."
 
 
-def _pictures(
-    pixels: NDArray[np.uint8], diff: Difference, title: str
-) -> tuple[FindingImage, ...]:
+def _pictures(pixels: NDArray[np.uint8], diff: Difference, title: str) -> tuple[FindingImage, ...]:
     size = diff.changed.shape[::-1]
     small = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
     shown = small.copy()
     overlay = shown.copy()
     overlay[diff.changed] = (230, 30, 30)
     shown = cv2.addWeighted(overlay, 0.35, shown, 0.65, 0)
-    outline_changed = cv2.findContours(diff.changed.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0]
-    outline_cover = cv2.findContours(diff.overlap.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0]
+    outline_changed = cv2.findContours(
+        diff.changed.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )[0]
+    outline_cover = cv2.findContours(
+        diff.overlap.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )[0]
     cv2.drawContours(shown, outline_cover, -1, (40, 200, 60), 2)
     cv2.drawContours(shown, outline_changed, -1, (230, 30, 30), 2)
     return (

@@ -70,7 +70,9 @@ def provenance(subject: Subject, context: AnalysisContext) -> list[Finding]:
                 evidence,
             )
         ]
-    edited = any(a.action in ("c2pa.edited", "c2pa.filtered", "c2pa.cropped") for a in result.actions)
+    edited = any(
+        a.action in ("c2pa.edited", "c2pa.filtered", "c2pa.cropped") for a in result.actions
+    )
     return [
         Finding(
             "provenance",

@@ -37,8 +37,7 @@ NOISE_SCALE = 10
 _JPEG_GRID = 16
 
 _DESCRIPTIVE = (
-    "descriptive only: these numbers depend on the image's content and history and are "
-    "not a score"
+    "descriptive only: these numbers depend on the image's content and history and are not a score"
 )
 
 _ELA_TITLE = "Error level analysis"
@@ -104,9 +103,7 @@ def error_level(subject: Subject, context: AnalysisContext) -> list[Finding]:
             ),
         )
     summary = "Error level map made for visual inspection; it is not evidence by itself."
-    return [
-        _aid("error-level", _ELA_TITLE, summary, _ELA_EXPLANATION, evidence, images, region)
-    ]
+    return [_aid("error-level", _ELA_TITLE, summary, _ELA_EXPLANATION, evidence, images, region)]
 
 
 @analyzer("noise-residual", _NOISE_TITLE)

@@ -43,7 +43,11 @@ def your_watermark(subject: Subject, context: AnalysisContext) -> list[Finding]:
             if signed:
                 evidence["your_photo"] = signed[0].title
                 evidence["signed_at"] = signed[0].signed_at.isoformat()
-        photo = f" It identifies your photo '{evidence['your_photo']}'." if "your_photo" in evidence else ""
+        photo = (
+            f" It identifies your photo '{evidence['your_photo']}'."
+            if "your_photo" in evidence
+            else ""
+        )
         return [
             Finding(
                 "your-watermark",
@@ -86,7 +90,11 @@ def generator_watermark(subject: Subject, context: AnalysisContext) -> list[Find
     marks = detect_generator_marks(subject.image)
     found = [m for m in marks if m.present]
     evidence = {
-        m.mark_id: {"matched_bits": m.matched_bits, "total_bits": m.total_bits, "p_value": m.p_value}
+        m.mark_id: {
+            "matched_bits": m.matched_bits,
+            "total_bits": m.total_bits,
+            "p_value": m.p_value,
+        }
         for m in marks
     }
     if found:
