@@ -18,7 +18,6 @@ from leakshield.forensics._references import (
     reference_from_file,
     reference_from_rgb,
 )
-from leakshield.forensics._report import render_html, write_html, write_pdf
 from leakshield.forensics._registry import (
     AnalysisContext,
     Analyzer,
@@ -26,6 +25,7 @@ from leakshield.forensics._registry import (
     analyzers,
     register,
 )
+from leakshield.forensics._report import render_html, write_html, write_pdf
 from leakshield.forensics._subject import MAX_ANALYZE_BYTES, Subject, load_subject
 
 __all__ = [
@@ -53,5 +53,4 @@ __all__ = [
     "render_html",
     "write_html",
     "write_pdf",
-    "register",
 ]

@@ -75,8 +75,9 @@ class Difference:
 
     def changed_mask(self, width: int, height: int) -> NDArray[np.bool_]:
         """The changed mask at ``width`` x ``height`` (the suspect's full size, say)."""
-        resized = cv2.resize(self.changed.astype(np.uint8), (width, height), cv2.INTER_NEAREST)
-        return resized.astype(bool)
+        mask = self.changed.astype(np.uint8)
+        resized = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+        return np.asarray(resized, dtype=bool)
 
 
 def difference(
@@ -92,7 +93,7 @@ def difference(
     height, width = suspect.shape[:2]
     scale = min(1.0, DIFF_SIDE / max(height, width))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = cv2.resize(suspect, size, interpolation=cv2.INTER_AREA) if scale < 1 else suspect
+    small = _u8(cv2.resize(suspect, size, interpolation=cv2.INTER_AREA)) if scale < 1 else suspect
     placed, overlap = _place(photo, transform, scale, size)
     near = _near(anchors * scale, overlap, radius=max(4, round(min(size) / 60)))
     refined = _refine(small, placed, overlap, _near(anchors * scale, overlap, min(size) // 12))
@@ -114,11 +115,10 @@ def _place(
     shrink = min(1.0, float(np.sqrt(abs(np.linalg.det(matrix[:2, :2])))))
     if shrink < 0.9:
         h, w = photo.shape[:2]
-        photo = cv2.resize(
-            photo, (max(1, round(w * shrink)), max(1, round(h * shrink))), cv2.INTER_AREA
-        )
+        shrunk = (max(1, round(w * shrink)), max(1, round(h * shrink)))
+        photo = _u8(cv2.resize(photo, shrunk, interpolation=cv2.INTER_AREA))
         matrix = matrix @ np.diag([1 / shrink, 1 / shrink, 1.0])
-    placed = cv2.warpAffine(photo, matrix[:2], size, flags=cv2.INTER_LINEAR)
+    placed = _u8(cv2.warpAffine(photo, matrix[:2], size, flags=cv2.INTER_LINEAR))
     ones = np.full(photo.shape[:2], 255, np.uint8)
     cover = cv2.warpAffine(ones, matrix[:2], size, flags=cv2.INTER_NEAREST)
     # Away from the edge, where interpolation mixes in the border.
@@ -152,17 +152,20 @@ def _refine(
     warp = np.eye(2, 3, dtype=np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-4)
     try:
-        _, warp = cv2.findTransformECC(
+        _, found = cv2.findTransformECC(
             target, moving, warp, cv2.MOTION_AFFINE, criteria, near.astype(np.uint8), 3
         )
+        warp = np.asarray(found, dtype=np.float32)
     except cv2.error:
         return None
     if np.abs(warp[:, 2]).max() > 4 or np.abs(warp[:, :2] - np.eye(2)).max() > 0.02:
         return None  # ECC wandered off: keep the keypoint alignment
     size = (small.shape[1], small.shape[0])
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    moved = cv2.warpAffine(placed, warp, size, flags=flags)
-    cover = cv2.warpAffine(overlap.astype(np.uint8), warp, size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+    moved = _u8(cv2.warpAffine(placed, warp, size, flags=flags))
+    cover = cv2.warpAffine(
+        overlap.astype(np.uint8), warp, size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+    )
     return moved, cover > 0
 
 
@@ -185,15 +188,15 @@ def _delta(
         above = s - cv2.dilate(p, kernel)
         below = cv2.erode(p, kernel) - s
         outside = np.maximum(np.maximum(above, below), 0)
-        total += outside * outside
-    delta = np.sqrt(total)
+        total += np.asarray(outside * outside, dtype=np.float32)
+    delta = np.sqrt(total).astype(np.float32)
     delta[~overlap] = 0
     return delta
 
 
 def _lab(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
     blurred = cv2.GaussianBlur(rgb.astype(np.float32) / 255.0, (0, 0), 1.2)
-    return cv2.cvtColor(blurred, cv2.COLOR_RGB2Lab)
+    return np.asarray(cv2.cvtColor(blurred, cv2.COLOR_RGB2Lab), dtype=np.float32)
 
 
 def _match_colours(
@@ -229,14 +232,20 @@ def _robust_spread(values: NDArray[np.float32]) -> float:
 
 def _clean(changed: NDArray[np.bool_], overlap: NDArray[np.bool_]) -> NDArray[np.bool_]:
     mask = changed.astype(np.uint8)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
+    mask = _u8(cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    mask = _u8(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, disc))
     mask = _fill_holes(mask, 0.01 * max(1, int(overlap.sum())))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     floor = _MIN_REGION * max(1, int(overlap.sum()))
     keep = np.zeros(count, dtype=bool)
     keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= floor
-    return keep[labels] & overlap
+    return np.asarray(keep[labels] & overlap, dtype=bool)
+
+
+def _u8(array: object) -> NDArray[np.uint8]:
+    """An OpenCV result as the uint8 array it is (its stubs say less)."""
+    return np.asarray(array, dtype=np.uint8)
 
 
 def _fill_holes(mask: NDArray[np.uint8], largest: float) -> NDArray[np.uint8]:

@@ -7,13 +7,21 @@ re-compression, but not mirroring, so a suspect image is also described mirrored
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["REFERENCE_POINTS", "SUSPECT_POINTS", "WORK_SIDE", "Features", "describe", "working_gray"]
+__all__ = [
+    "REFERENCE_POINTS",
+    "SUSPECT_POINTS",
+    "WORK_SIDE",
+    "Features",
+    "describe",
+    "working_gray",
+]
 
 # Long side at which features are taken: detail enough to match a crop of a quarter of the
 # area, small enough that a 12 MP photo is described in a few tens of milliseconds.
@@ -63,7 +71,7 @@ def describe(gray: NDArray[np.uint8], count: int) -> Features:
     empty = Features(np.zeros((0, 2), np.float32), np.zeros((0, 4), np.uint64), width, height)
     if min(height, width) < 32:
         return empty
-    orb = cv2.ORB_create(nfeatures=count * 4, scaleFactor=1.2, nlevels=8, fastThreshold=12)
+    orb = cv2.ORB.create(nfeatures=count * 4, scaleFactor=1.2, nlevels=8, fastThreshold=12)
     keypoints = orb.detect(gray, None)
     keypoints = _spread(keypoints, width, height, count)
     keypoints, descriptors = orb.compute(gray, keypoints)
@@ -74,7 +82,9 @@ def describe(gray: NDArray[np.uint8], count: int) -> Features:
     return Features(points, packed, width, height)
 
 
-def _spread(keypoints: tuple[cv2.KeyPoint, ...], width: int, height: int, count: int) -> list[cv2.KeyPoint]:
+def _spread(
+    keypoints: Sequence[cv2.KeyPoint], width: int, height: int, count: int
+) -> list[cv2.KeyPoint]:
     """The strongest keypoints, at most an equal share per grid cell first, then the
     strongest of the rest."""
     ordered = sorted(keypoints, key=lambda k: -k.response)

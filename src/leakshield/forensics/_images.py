@@ -21,7 +21,7 @@ def to_png(pixels: NDArray[np.uint8], max_side: int = REPORT_SIDE) -> bytes:
     scale = max_side / max(height, width)
     if scale < 1:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+        pixels = np.asarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()

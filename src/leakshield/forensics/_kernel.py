@@ -45,9 +45,9 @@ def nearest_two(
         stop = offsets[r + 1]
         for i in range(queries.shape[0]):
             q0 = queries[i, 0]
-            b1 = _FAR
-            b2 = _FAR
-            at = -1
+            b1 = np.int64(_FAR)
+            b2 = np.int64(_FAR)
+            at = np.int64(-1)
             for j in range(start, stop):
                 d = _popcount(q0 ^ stored[j, 0])
                 if d > prune:
@@ -58,7 +58,7 @@ def nearest_two(
                 if d < b1:
                     b2 = b1
                     b1 = d
-                    at = j
+                    at = np.int64(j)
                 elif d < b2:
                     b2 = d
             best[i, r] = b1

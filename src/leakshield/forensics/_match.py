@@ -168,13 +168,14 @@ def _verify(
         return None
     inlier = mask.ravel().astype(bool)
     count = int(inlier.sum())
-    if count < MIN_INLIERS or not _plausible(affine, flipped, target[inlier], features):
+    transform = np.asarray(affine, dtype=np.float64)
+    if count < MIN_INLIERS or not _plausible(transform, flipped, target[inlier], features):
         return None
     # Working pixels of each image -> full-size pixels.
     ref_scale = ref.width / reference.width
     to_full = np.array([[1 / suspect.scale, 0, 0], [0, 1 / suspect.scale, 0], [0, 0, 1.0]])
     from_full = np.array([[ref_scale, 0, 0], [0, ref_scale, 0], [0, 0, 1.0]])
-    full = (to_full @ np.vstack([affine, [0, 0, 1.0]]) @ from_full)[:2]
+    full = (to_full @ np.vstack([transform, [0, 0, 1.0]]) @ from_full)[:2]
     points = target[inlier] / np.float32(suspect.scale)
     return SourceMatch(reference, count, len(pairs), flipped, full, points)
 

@@ -126,9 +126,13 @@ class ReferenceStore:
     def load(self, bank: str) -> ReferenceSet:
         """Every reference of ``bank``, ready to match."""
         with self.database.engine.connect() as connection:
-            rows = connection.execute(
-                select(ReferenceRow).where(ReferenceRow.bank == bank).order_by(ReferenceRow.id)
-            ).all()
+            rows = (
+                connection.execute(
+                    select(ReferenceRow).where(ReferenceRow.bank == bank).order_by(ReferenceRow.id)
+                )
+                .scalars()
+                .all()
+            )
         return ReferenceSet([_reference(row) for row in rows], bank=bank)
 
     def remove(self, bank: str) -> int:

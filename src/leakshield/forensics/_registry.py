@@ -37,8 +37,13 @@ class Analyzer(Protocol):
     """Examines one aspect of a file. ``run`` returns its findings (at least one: "nothing
     found" is a finding too) and raises only for a problem it could not get past."""
 
-    name: str  # stable slug, used in JSON
-    title: str  # what a person calls it
+    @property
+    def name(self) -> str:
+        """Stable slug, used in JSON."""
+
+    @property
+    def title(self) -> str:
+        """What a person calls it."""
 
     def run(self, subject: Subject, context: AnalysisContext) -> list[Finding]: ...
 

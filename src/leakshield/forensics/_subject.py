@@ -36,13 +36,13 @@ class Subject:
 
     @property
     def info(self) -> SubjectInfo:
-        size = self.upright.size if self.upright is not None else (None, None)
+        width, height = self.upright.size if self.upright is not None else (None, None)
         problem = None
         if self.problem is not None:
             code = str(getattr(self.problem, "code", self.problem.slug))
             problem = {"code": code, "message": self.problem.message}
         return SubjectInfo(
-            str(self.path), len(self.data), self.sha256, self.format, *size, problem=problem
+            str(self.path), len(self.data), self.sha256, self.format, width, height, problem
         )
 
     def rgb(self) -> NDArray[np.uint8]:

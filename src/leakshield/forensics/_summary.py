@@ -68,5 +68,7 @@ def cannot_tell(subject: SubjectInfo, findings: Sequence[Finding]) -> list[str]:
         )
     failed = [f.examined for f in findings if f.error is not None]
     if failed:
-        lines.append("What these checks would have found, as they could not run: " + ", ".join(failed) + ".")
+        lines.append(
+            "What these checks would have found, as they could not run: " + ", ".join(failed) + "."
+        )
     return lines

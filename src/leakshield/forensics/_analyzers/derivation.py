@@ -191,17 +191,18 @@ def _changes(diff: Difference, width: int, height: int, title: str) -> str:
                 f"of this image (about {box.fraction:.0%} of it); the area around it differs "
                 "from your photo."
             )
-    verb = "differs" if len(diff.regions) == 1 else "differ"
-    return f"The region{'s' if len(named) > 1 else ''} at {listing}{more} {verb} from your photo; the rest matches."
+    several = len(diff.regions) > 1
+    regions, verb = ("regions", "differ") if several else ("region", "differs")
+    return f"The {regions} at {listing}{more} {verb} from your photo; the rest matches."
 
 
 def _pictures(pixels: NDArray[np.uint8], diff: Difference, title: str) -> tuple[FindingImage, ...]:
     size = diff.changed.shape[::-1]
-    small = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    small = np.asarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
     shown = small.copy()
     overlay = shown.copy()
     overlay[diff.changed] = (230, 30, 30)
-    shown = cv2.addWeighted(overlay, 0.35, shown, 0.65, 0)
+    shown = np.asarray(cv2.addWeighted(overlay, 0.35, shown, 0.65, 0), dtype=np.uint8)
     outline_changed = cv2.findContours(
         diff.changed.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
     )[0]

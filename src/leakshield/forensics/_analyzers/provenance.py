@@ -57,8 +57,7 @@ def provenance(subject: Subject, context: AnalysisContext) -> list[Finding]:
                 Strength.STRONG if trusted else Strength.MODERATE,
                 Direction.AI_GENERATED,
                 f"Its Content Credentials{who} say a generative AI model made "
-                f"{'part of ' if 'compositeWithTrainedAlgorithmicMedia' in result.digital_source_types else ''}"
-                "this image.",
+                f"{_part(result.digital_source_types)}this image.",
                 "The signed manifest records a digital source type of "
                 + ", ".join(result.digital_source_types)
                 + (
@@ -93,6 +92,10 @@ def provenance(subject: Subject, context: AnalysisContext) -> list[Finding]:
             evidence,
         )
     ]
+
+
+def _part(source_types: tuple[str, ...]) -> str:
+    return "part of " if any("composite" in t for t in source_types) else ""
 
 
 def _stripped(result: Verification, evidence: dict[str, object]) -> Finding:

@@ -6,8 +6,8 @@ caveats that say why a bright or a uniform region proves nothing on its own.
 
 from __future__ import annotations
 
-import io
 import math
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import ExifTags, Image
 
+from leakshield.errors import InternalError
 from leakshield.forensics._images import REPORT_SIDE, heat_map, to_png
 from leakshield.forensics._model import Direction, Finding, FindingImage, Strength, failed
 from leakshield.forensics._registry import AnalysisContext, analyzer
@@ -69,35 +70,39 @@ _NOISE_EXPLANATION = (
 @analyzer("error-level", _ELA_TITLE)
 def error_level(subject: Subject, context: AnalysisContext) -> list[Finding]:
     """A map of how much each pixel changes when re-saved as JPEG: a visual aid, never proof."""
-    if subject.image is None or subject.upright is None:
+    if subject.upright is None or subject.image is None:
         return [_no_pixels("error-level", _ELA_TITLE, subject)]
-    stored, region = _ela_pixels(subject.image)
-    buffer = io.BytesIO()
-    Image.fromarray(stored).save(
-        buffer, format="JPEG", quality=ELA_QUALITY, subsampling=ELA_SUBSAMPLING
-    )
-    resaved = np.asarray(Image.open(buffer).convert("RGB"))
-    channels = cv2.split(cv2.absdiff(stored, resaved))
-    difference = cv2.max(cv2.max(channels[0], channels[1]), channels[2])
-    difference = _as_upright(difference, _orientation(subject.image))
+    orientation = _orientation(subject.image)
+    # Work on the pixels as stored, not rotated, so the re-save lines up with the file's
+    # own JPEG block grid.
+    stored, region = _ela_pixels(_UNDO[orientation](subject.rgb()))
+    bgr = cv2.cvtColor(stored, cv2.COLOR_RGB2BGR)  # OpenCV's JPEG codec takes BGR
+    flags = [cv2.IMWRITE_JPEG_QUALITY, ELA_QUALITY]
+    flags += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420]
+    encoded, jpeg = cv2.imencode(".jpg", bgr, flags)
+    resaved = cv2.imdecode(jpeg, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if not encoded or resaved is None:
+        raise InternalError("OpenCV could not re-save a JPEG for error level analysis")
+    channels = cv2.split(cv2.absdiff(bgr, resaved))
+    difference = _u8(cv2.max(cv2.max(channels[0], channels[1]), channels[2]))
 
     evidence: dict[str, Any] = {
         "jpeg_quality": ELA_QUALITY,
         "chroma_subsampling": ELA_SUBSAMPLING,
         "scale": ELA_SCALE,
         "difference": "largest change over the three colour channels, in levels of 0-255",
-        **_extent(difference.shape, region),
+        **_extent(difference.shape, orientation, region),
         "descriptive": {**_levels(difference), "note": _DESCRIPTIVE},
     }
     images: tuple[FindingImage, ...] = ()
     if context.images:
-        shown = _shrink(difference) * ELA_SCALE
+        shown = _UPRIGHT[orientation](_shrink(difference, ELA_SCALE))
         images = (
             FindingImage(
                 name="error-level",
                 caption=f"Error levels after a JPEG re-save at quality {ELA_QUALITY}, "
                 f"amplified {ELA_SCALE} times (brighter: more change).",
-                png=to_png(heat_map(shown, high=255.0)),
+                png=to_png(heat_map(np.ascontiguousarray(shown), high=255.0)),
                 caveat="Edges, texture and earlier re-saves light up; a bright region is not "
                 "proof of editing and a uniform map is not proof of none.",
             ),
@@ -117,13 +122,13 @@ def noise_residual(subject: Subject, context: AnalysisContext) -> list[Finding]:
     if height * width > MAX_MAP_PIXELS:
         factor = math.sqrt(MAX_MAP_PIXELS / (height * width))
         size = (max(1, int(width * factor)), max(1, int(height * factor)))
-        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+        pixels = _u8(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA))
         region = (
             f"a copy scaled down to {size[0]} x {size[1]} pixels (from {width} x {height}), "
             "which averages away some of the noise"
         )
     gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
-    residual = cv2.absdiff(gray, cv2.medianBlur(gray, NOISE_KERNEL))
+    residual = _u8(cv2.absdiff(gray, cv2.medianBlur(gray, NOISE_KERNEL)))
 
     evidence: dict[str, Any] = {
         "median_kernel": NOISE_KERNEL,
@@ -136,7 +141,7 @@ def noise_residual(subject: Subject, context: AnalysisContext) -> list[Finding]:
     }
     images: tuple[FindingImage, ...] = ()
     if context.images:
-        shown = np.clip(_shrink(residual) * NOISE_SCALE, 0, 255).astype(np.uint8)
+        shown = np.clip(_shrink(residual, NOISE_SCALE), 0, 255).astype(np.uint8)
         images = (
             FindingImage(
                 name="noise-residual",
@@ -184,77 +189,85 @@ def _no_pixels(name: str, title: str, subject: Subject) -> Finding:
     return failed(name, title, "no-pixels", f"the pixels could not be read ({reason})")
 
 
-def _ela_pixels(image: Image.Image) -> tuple[NDArray[np.uint8], str | None]:
-    """The stored (not rotated) pixels, so the re-save lines up with the file's JPEG grid;
-    above `MAX_MAP_PIXELS`, a centred crop that starts on the grid."""
-    width, height = image.size
+def _ela_pixels(stored: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], str | None]:
+    """``stored`` whole, or above `MAX_MAP_PIXELS` a centred crop that starts on the JPEG
+    grid (scaling down instead would destroy the grid that error levels depend on)."""
+    height, width = stored.shape[:2]
     if width * height <= MAX_MAP_PIXELS:
-        return np.asarray(image.convert("RGB"), dtype=np.uint8), None
+        return stored, None
     factor = math.sqrt(MAX_MAP_PIXELS / (width * height))
     crop_w = max(_JPEG_GRID, int(width * factor) // _JPEG_GRID * _JPEG_GRID)
     crop_h = max(_JPEG_GRID, int(height * factor) // _JPEG_GRID * _JPEG_GRID)
     left = (width - crop_w) // 2 // _JPEG_GRID * _JPEG_GRID
     top = (height - crop_h) // 2 // _JPEG_GRID * _JPEG_GRID
-    part = image.crop((left, top, left + crop_w, top + crop_h)).convert("RGB")
     region = (
         f"only a centred part of {crop_w * crop_h / 1e6:.1f} MP (of {width * height / 1e6:.1f} "
-        "MP), cut on the JPEG block grid; scaling it down instead would destroy the grid that "
-        "error levels depend on"
+        "MP), cut on the JPEG block grid, because scaling the image down would destroy the "
+        "grid that error levels depend on"
     )
-    return np.asarray(part, dtype=np.uint8), region
+    return stored[top : top + crop_h, left : left + crop_w], region
 
 
 def _orientation(image: Image.Image) -> int:
-    """The EXIF orientation that made ``subject.upright`` from ``subject.image``."""
+    """The EXIF orientation that Pillow's ``exif_transpose`` applied to make the upright
+    picture (1: none)."""
     try:
         value = image.getexif().get(ExifTags.Base.Orientation, 1)
     except Exception:  # hostile EXIF: decoding already survived it, so treat as upright
         return 1
-    return value if isinstance(value, int) else 1
+    return value if isinstance(value, int) and value in _UPRIGHT else 1
 
 
-_TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
+_Turn = Callable[[NDArray[Any]], NDArray[Any]]
+
+# What ``exif_transpose`` does for each orientation, as numpy views (checked against Pillow
+# in the tests), and its inverse: from the stored pixels to the upright ones and back.
+_UPRIGHT: dict[int, _Turn] = {
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
 }
+_UNDO: dict[int, _Turn] = {**_UPRIGHT, 6: _UPRIGHT[8], 8: _UPRIGHT[6]}
 
 
-def _as_upright(values: NDArray[np.uint8], orientation: int) -> NDArray[np.uint8]:
-    """``values`` turned the way Pillow's ``exif_transpose`` turned the picture."""
-    method = _TRANSPOSE.get(orientation)
-    if method is None:
-        return values
-    return np.asarray(Image.fromarray(values).transpose(method), dtype=np.uint8)
-
-
-def _extent(shape: tuple[int, ...], region: str | None) -> dict[str, Any]:
+def _extent(shape: tuple[int, ...], orientation: int, region: str | None) -> dict[str, Any]:
+    height, width = shape[:2]
+    if orientation >= 5:  # turned a quarter: the picture as shown is the other way round
+        height, width = width, height
     return {
-        "width": int(shape[1]),
-        "height": int(shape[0]),
+        "width": int(width),
+        "height": int(height),
         "examined": region or "the whole image at its own resolution",
     }
 
 
 def _levels(values: NDArray[np.uint8]) -> dict[str, float]:
-    """Mean and 99th percentile of per-pixel levels (a histogram: cheap on 16 MP)."""
-    counts = np.bincount(values.ravel(), minlength=256).astype(np.float64)
+    """Mean and 99th percentile of per-pixel levels (from a histogram: cheap on 16 MP)."""
+    counts = cv2.calcHist([values], [0], None, [256], [0, 256]).ravel().astype(np.float64)
     total = float(counts.sum())
     mean = float(np.dot(counts, np.arange(counts.size))) / total
     p99 = int(np.searchsorted(np.cumsum(counts), 0.99 * total))
     return {"mean": round(mean, 3), "p99": float(p99)}
 
 
-def _shrink(values: NDArray[np.uint8]) -> NDArray[np.float32]:
-    """``values`` averaged down to the report's size (before amplifying, to keep fractions)."""
+def _shrink(values: NDArray[np.uint8], scale: int) -> NDArray[np.float32]:
+    """``values`` amplified ``scale`` times and averaged down to the report's size: the
+    average keeps the fractions a faint difference would lose at 8 bits."""
+    amplified = values.astype(np.uint16)
+    amplified *= scale  # 255 * scale fits in 16 bits
     height, width = values.shape[:2]
-    scale = REPORT_SIDE / max(height, width)
-    floats = values.astype(np.float32)
-    if scale >= 1:
-        return floats
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(cv2.resize(floats, size, interpolation=cv2.INTER_AREA), dtype=np.float32)
+    factor = REPORT_SIDE / max(height, width)
+    if factor < 1:
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        return np.asarray(cv2.resize(amplified, size, interpolation=cv2.INTER_AREA), np.float32)
+    return amplified.astype(np.float32)
+
+
+def _u8(values: object) -> NDArray[np.uint8]:
+    """An OpenCV result as the uint8 array it is (no copy)."""
+    return np.asarray(values, dtype=np.uint8)
