@@ -232,6 +232,15 @@ def test_editor_name_is_weak_and_says_nothing_about_changes(
     assert "says nothing about what" in finding.explanation
 
 
+@pytest.mark.parametrize(
+    "software",
+    ["Visor de imagen", "matplotlib version3.8.0", "Dallas Camera Tool", "Flux Capacitor2"],
+)
+def test_other_software_names_are_not_traces(tmp_path: Path, software: str) -> None:
+    finding = only(findings(tmp_path, png(Software=software)))
+    assert finding.strength is Strength.NONE
+
+
 def test_plain_image_gives_one_none_finding(tmp_path: Path) -> None:
     finding = only(findings(tmp_path, png()))
     assert (finding.strength, finding.direction) == (Strength.NONE, Direction.INFORMATIONAL)

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -126,13 +127,8 @@ class ReferenceStore:
     def load(self, bank: str) -> ReferenceSet:
         """Every reference of ``bank``, ready to match."""
         with self.database.engine.connect() as connection:
-            rows = (
-                connection.execute(
-                    select(ReferenceRow).where(ReferenceRow.bank == bank).order_by(ReferenceRow.id)
-                )
-                .scalars()
-                .all()
-            )
+            query = select(ReferenceRow).where(ReferenceRow.bank == bank)
+            rows = connection.execute(query.order_by(ReferenceRow.id)).all()
         return ReferenceSet([_reference(row) for row in rows], bank=bank)
 
     def remove(self, bank: str) -> int:
@@ -160,7 +156,7 @@ def _row(bank: str, reference: Reference) -> dict[str, object]:
     }
 
 
-def _reference(row: ReferenceRow) -> Reference:
+def _reference(row: Any) -> Reference:  # a Row of ReferenceRow's columns
     points = np.frombuffer(row.points, dtype="<f4").reshape(-1, 2).astype(np.float32)
     descriptors = np.frombuffer(row.descriptors, dtype="<u8").reshape(-1, 4).astype(np.uint64)
     added = row.added_at

@@ -32,8 +32,8 @@ GENERATORS: tuple[tuple[str, str], ...] = (
     ("Fooocus", r"fooocus"),
     ("Leonardo.Ai", r"\bleonardo(\.ai)?\b"),
     ("Ideogram", r"ideogram"),
-    ("FLUX", r"\bflux\b"),
-    ("Imagen", r"\bimagen\b"),
+    ("FLUX", r"\bflux(\.\d|\s?\d|[\s-]?(dev|schnell|pro|kontext)\b)|black forest labs"),
+    ("Imagen", r"google imagen|^imagen(\s?\d.*)?$"),  # "imagen" is also Spanish for image
     ("Gemini", r"\bgemini\b"),
     ("DiffusionBee", r"diffusion\s?bee"),
     ("Draw Things", r"draw\s?things"),

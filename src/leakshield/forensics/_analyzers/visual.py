@@ -232,7 +232,7 @@ _UPRIGHT: dict[int, _Turn] = {
     7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
     8: lambda a: np.rot90(a, 1),
 }
-_UNDO: dict[int, _Turn] = {**_UPRIGHT, 6: _UPRIGHT[8], 8: _UPRIGHT[6]}
+_UNDO: dict[int, _Turn] = {**_UPRIGHT}
 
 
 def _extent(shape: tuple[int, ...], orientation: int, region: str | None) -> dict[str, Any]:
