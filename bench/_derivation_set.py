@@ -83,9 +83,12 @@ def to_megapixels(image: Image, mp: float, stretch: float = 1.0) -> Image:
 
 
 def grain(image: Image, rng: np.random.Generator, sigma: float = 2.0) -> Image:
-    """Sensor-like grain: Gaussian noise of ``sigma``."""
-    noisy = image.astype(np.float32) + rng.standard_normal(image.shape, np.float32) * sigma
-    return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+    """Sensor-like grain: Gaussian noise of ``sigma`` (OpenCV's generator, seeded from
+    ``rng``: NumPy's takes four times as long on a 12 MP photo)."""
+    cv2.setRNGSeed(int(rng.integers(1 << 31)))
+    noise = np.empty(image.shape, np.int16)
+    cv2.randn(noise, 0.0, sigma)
+    return np.ascontiguousarray(cv2.add(image, noise, dtype=cv2.CV_8U))
 
 
 def save(image: Image, path: Path, quality: int = 92) -> None:
@@ -307,24 +310,27 @@ def generate(kind: str, rng: np.random.Generator, mp: float) -> Image:
     """A generated RGB image of about ``mp`` megapixels: no photo at all."""
     aspect = rng.uniform(0.6, 1.7)
     w, h = round(math.sqrt(mp * 1e6 * aspect)), round(math.sqrt(mp * 1e6 / aspect))
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    # The smooth field is made at a quarter of the size and enlarged: the same, faster.
+    sw, sh = max(8, w // 4), max(8, h // 4)
+    ys, xs = np.mgrid[0:sh, 0:sw].astype(np.float32)
     if kind in ("gradient", "shapes"):
         angle = rng.uniform(0, 2 * math.pi)
         t = xs * math.cos(angle) + ys * math.sin(angle)
-        t = (t - t.min()) / max(1e-6, float(np.ptp(t)))
     elif kind == "radial":
-        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
-        t = np.hypot(xs - cx, ys - cy)
-        t = np.cos(t / rng.uniform(0.05, 0.5) / max(w, h) * 2 * math.pi) * 0.5 + 0.5
+        cx, cy = rng.uniform(0, sw), rng.uniform(0, sh)
+        t = np.cos(np.hypot(xs - cx, ys - cy) / rng.uniform(0.05, 0.5) / max(sw, sh) * 6.28)
     else:  # noise, tiles, blobs: octaves of smoothed noise
-        t = _octaves(rng, w, h)
-    image = (a[None, None] * (1 - t[..., None]) + b[None, None] * t[..., None]).astype(np.uint8)
+        t = _octaves(rng, sw, sh)
+    t = (t - t.min()) / max(1e-6, float(np.ptp(t)))
+    field = cv2.resize((t * 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
+    ramp = np.linspace(0, 1, 256)[:, None]
+    lut = (rng.uniform(0, 255, 3) * (1 - ramp) + rng.uniform(0, 255, 3) * ramp).astype(np.uint8)
+    image = lut[field]
     if kind == "shapes":
         _draw_shapes(image, rng, 40)
     elif kind == "tiles":
         cell = int(rng.integers(24, 96))
-        checks = ((xs // cell + ys // cell) % 2).astype(bool)
+        checks = np.add.outer(np.arange(h) // cell, np.arange(w) // cell) % 2 == 1
         image[checks] = 255 - image[checks]
     elif kind == "blobs":
         _draw_shapes(image, rng, 12, circles_only=True)
@@ -337,7 +343,7 @@ def _octaves(rng: np.random.Generator, w: int, h: int) -> NDArray[np.float32]:
         cells = 4 * 2**octave
         small = rng.standard_normal((cells, max(1, round(cells * w / h)))).astype(np.float32)
         total += cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC) / 2**octave
-    return (total - total.min()) / max(1e-6, float(np.ptp(total)))
+    return total
 
 
 def _draw_shapes(image: Image, rng: np.random.Generator, count: int, circles_only: bool = False) -> None:
@@ -386,8 +392,7 @@ def big_bank_references(first: int, count: int, seed: int, leave_out: str) -> tu
                 pixels = np.ascontiguousarray(pixels[:, ::-1])
         else:
             pixels = generate(str(rng.choice(["noise", "blobs", "radial"])), rng, mp)
-        noise = rng.integers(-3, 4, pixels.shape, dtype=np.int16)
-        pixels = np.clip(pixels.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+        pixels = grain(pixels, rng)
         sha256 = hashlib.sha256(f"big-bank-{seed}-{index}".encode()).hexdigest()
         start = time.perf_counter()
         references.append(reference_from_rgb(pixels, title=f"reference-{index:04d}", sha256=sha256))

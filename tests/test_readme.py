@@ -129,3 +129,34 @@ def test_provenance_examples_run(
     assert leak["recovered"]["via"] == "watermark"
     assert leak["recovered"]["manifest"] == protected["manifest_label"]
     assert (tmp_path / "my-root.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_analyze_examples_run(
+    cli: Callable[..., CliResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pictures = tmp_path / "Pictures"
+    pictures.mkdir()
+    photo = Image.fromarray(skimage.data.astronaut()).resize((700, 700))
+    photo.save(pictures / "IMG_0412.jpg", quality=92)
+    photo.save(tmp_path / "photo.jpg", quality=90)  # another copy of it, not registered
+    monkeypatch.chdir(tmp_path)
+    assert cli("protect", "--no-sign", "Pictures", "Protected").exit_code == 0
+    # The leak: a flipped crop of the photo with a region replaced from another picture.
+    leak = np.asarray(photo)[50:650, 60:640].copy()
+    leak[80:260, 200:420] = np.asarray(Image.fromarray(skimage.data.coffee()).resize((220, 180)))
+    Image.fromarray(np.ascontiguousarray(leak[:, ::-1])).save(tmp_path / "leak.jpg", quality=85)
+    [block] = [b for b in code_blocks("Usage") if any("leakshield analyze" in x for x in b)]
+    assert len(block) == 3
+    results = []
+    for line in block:
+        result = cli(*shlex.split(line.split("#")[0])[1:])
+        assert result.exit_code == 0, f"{line}: {result.stderr}"
+        results.append(result)
+    assert "made from your photo 'IMG_0412.jpg'" in results[0].stdout.replace("\n", " ")
+    assert (tmp_path / "leak.html").read_text().count("What this file shows") >= 1
+    assert (tmp_path / "leak.pdf").read_bytes().startswith(b"%PDF")
+    [record] = results[2].json_lines()
+    sources = [f for f in record["findings"] if f["direction"] == "made-from-your-photo"]
+    assert {f["evidence"]["your_photo"] for f in sources} >= {"IMG_0412.jpg", "photo.jpg"}
+    regions = next(f for f in sources if f["analyzer"] == "derivation")["evidence"]
+    assert len(regions["changed_regions"]) >= 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -170,3 +171,18 @@ def test_the_identity_passphrase_variable_is_known_and_c2pa_is_checked(
     assert c2pa["status"] == "ok"
     assert "c2pa-rs" in c2pa["detail"] and "no signing identity yet" in c2pa["detail"]
     assert "secret" not in json.dumps(list(lines.values()))
+
+
+def test_pdf_reports_are_checked_and_a_missing_pango_is_explained(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = {line["check"]: line for line in cli("doctor", "--json").json_lines()}
+    assert lines["pdf reports"]["status"] == "ok"
+    assert lines["pdf reports"]["detail"].startswith("WeasyPrint ")
+    # A machine without Pango: importing WeasyPrint raises OSError.
+    monkeypatch.setitem(sys.modules, "weasyprint", None)
+    result = cli("doctor", "--json")
+    lines = {line["check"]: line for line in result.json_lines()}
+    assert lines["pdf reports"]["status"] == "missing"
+    assert "apt install libpango" in lines["pdf reports"]["fix"]
+    assert result.exit_code == 0  # optional: HTML reports still work

@@ -180,3 +180,24 @@ class ProvenanceCheck(Check):
         )
         stamps = f"time stamps from {settings.tsa_url}" if settings.tsa_url else "offline"
         return self.result(CheckStatus.OK, f"c2pa-rs {version}; {who}; {stamps}")
+
+
+@register
+class PdfReportCheck(Check):
+    """`analyze --pdf` works here: WeasyPrint loads Pango. Optional: HTML reports do not
+    need it."""
+
+    name = "pdf reports"
+
+    def run(self, settings: Settings) -> CheckResult:
+        try:
+            import weasyprint  # type: ignore[import-untyped]
+
+            version = str(weasyprint.__version__)
+        except Exception as exc:  # a missing native library is an OSError at import
+            return self.result(
+                CheckStatus.MISSING,
+                f"WeasyPrint cannot load Pango ({exc}); `analyze --report` (HTML) still works",
+                "install Pango: apt install libpango-1.0-0 libpangoft2-1.0-0",
+            )
+        return self.result(CheckStatus.OK, f"WeasyPrint {version}")

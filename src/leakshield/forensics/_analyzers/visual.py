@@ -36,6 +36,7 @@ NOISE_SCALE = 10
 # JPEG compresses in 16 x 16 macroblocks (8 x 8 blocks, chroma halved): a crop that starts
 # on this grid keeps every block where the file's encoder put it.
 _JPEG_GRID = 16
+_JPEG_MAX_SIDE = 65_500  # what libjpeg, and so OpenCV's encoder, can write
 
 _DESCRIPTIVE = (
     "descriptive only: these numbers depend on the image's content and history and are not a score"
@@ -72,6 +73,13 @@ def error_level(subject: Subject, context: AnalysisContext) -> list[Finding]:
     """A map of how much each pixel changes when re-saved as JPEG: a visual aid, never proof."""
     if subject.upright is None or subject.image is None:
         return [_no_pixels("error-level", _ELA_TITLE, subject)]
+    if max(subject.upright.size) > _JPEG_MAX_SIDE:
+        width, height = subject.upright.size
+        message = (
+            f"the picture is {width} x {height} pixels and error level analysis re-saves it "
+            f"as JPEG, which holds at most {_JPEG_MAX_SIDE:,} pixels a side"
+        )
+        return [failed("error-level", _ELA_TITLE, "too-large-for-jpeg", message)]
     orientation = _orientation(subject.image)
     # Work on the pixels as stored, not rotated, so the re-save lines up with the file's
     # own JPEG block grid.
@@ -196,8 +204,9 @@ def _ela_pixels(stored: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], str | Non
     if width * height <= MAX_MAP_PIXELS:
         return stored, None
     factor = math.sqrt(MAX_MAP_PIXELS / (width * height))
-    crop_w = max(_JPEG_GRID, int(width * factor) // _JPEG_GRID * _JPEG_GRID)
-    crop_h = max(_JPEG_GRID, int(height * factor) // _JPEG_GRID * _JPEG_GRID)
+    # At least one grid block, at most the whole side (a very thin picture keeps its width).
+    crop_w = min(width, max(_JPEG_GRID, int(width * factor) // _JPEG_GRID * _JPEG_GRID))
+    crop_h = min(height, max(_JPEG_GRID, int(height * factor) // _JPEG_GRID * _JPEG_GRID))
     left = (width - crop_w) // 2 // _JPEG_GRID * _JPEG_GRID
     top = (height - crop_h) // 2 // _JPEG_GRID * _JPEG_GRID
     region = (
@@ -232,7 +241,7 @@ _UPRIGHT: dict[int, _Turn] = {
     7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
     8: lambda a: np.rot90(a, 1),
 }
-_UNDO: dict[int, _Turn] = {**_UPRIGHT}
+_UNDO: dict[int, _Turn] = {**_UPRIGHT, 6: _UPRIGHT[8], 8: _UPRIGHT[6]}
 
 
 def _extent(shape: tuple[int, ...], orientation: int, region: str | None) -> dict[str, Any]:
