@@ -43,10 +43,7 @@ def sample(name: str) -> Image:
     """One of scikit-image's bundled photos: RGB, or 2-D for the greyscale ones."""
     from skimage import data
 
-    if name == "motorcycle_left":
-        image = data.stereo_motorcycle()[0]
-    else:
-        image = getattr(data, name)()
+    image = data.stereo_motorcycle()[0] if name == "motorcycle_left" else getattr(data, name)()
     if image.ndim == 3 and image.shape[2] == 4:  # the logo: RGBA over white
         alpha = image[:, :, 3:].astype(np.float32) / 255
         image = (image[:, :, :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
@@ -68,18 +65,20 @@ def like(content: Image, base: Image) -> Image:
     return grey(content) if base.ndim == 2 else rgb(content)
 
 
-def resize(image: Image, width: int, height: int) -> Image:
-    """``image`` at ``width`` x ``height``: area averaging down, Lanczos up."""
+def resize(image: Image, width: int, height: int, fast: bool = False) -> Image:
+    """``image`` at ``width`` x ``height``: area averaging down, Lanczos (or, ``fast``,
+    bilinear) up."""
     shrinking = width * height < image.shape[0] * image.shape[1]
-    how = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
+    how = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR if fast else cv2.INTER_LANCZOS4
     return np.ascontiguousarray(cv2.resize(image, (max(1, width), max(1, height)), None, 0, 0, how))
 
 
-def to_megapixels(image: Image, mp: float, stretch: float = 1.0) -> Image:
+def to_megapixels(image: Image, mp: float, stretch: float = 1.0, fast: bool = False) -> Image:
     """``image`` resized to ``mp`` megapixels, its width ``stretch`` times wider."""
     h, w = image.shape[:2]
     scale = math.sqrt(mp * 1e6 / (w * h))
-    return resize(image, round(w * scale * math.sqrt(stretch)), round(h * scale / math.sqrt(stretch)))
+    width, height = round(w * scale * math.sqrt(stretch)), round(h * scale / math.sqrt(stretch))
+    return resize(image, width, height, fast)
 
 
 def grain(image: Image, rng: np.random.Generator, sigma: float = 2.0) -> Image:
@@ -292,7 +291,10 @@ def make_unrelated(index: int, seed: int, folder: Path) -> dict[str, Any]:
         if index % 8 == 4:  # and a part of another "other" photo pasted on it
             pixels = rgb(pixels).copy()
             ph, pw = pixels.shape[0] // 3, pixels.shape[1] // 3
-            px, py = int(rng.integers(pixels.shape[1] - pw)), int(rng.integers(pixels.shape[0] - ph))
+            px, py = (
+                int(rng.integers(pixels.shape[1] - pw)),
+                int(rng.integers(pixels.shape[0] - ph)),
+            )
             pixels[py : py + ph, px : px + pw] = rgb(_other_content(rng, pw, ph))
         kind, detail = "other", f"{name}, crop {cw * ch / (w * h):.0%}"
     else:
@@ -346,7 +348,9 @@ def _octaves(rng: np.random.Generator, w: int, h: int) -> NDArray[np.float32]:
     return total
 
 
-def _draw_shapes(image: Image, rng: np.random.Generator, count: int, circles_only: bool = False) -> None:
+def _draw_shapes(
+    image: Image, rng: np.random.Generator, count: int, circles_only: bool = False
+) -> None:
     h, w = image.shape[:2]
     for _ in range(count):
         colour = tuple(int(v) for v in rng.integers(0, 256, 3))
@@ -356,7 +360,9 @@ def _draw_shapes(image: Image, rng: np.random.Generator, count: int, circles_onl
         if shape == 0:
             cv2.circle(image, (x, y), size, colour, -1, cv2.LINE_AA)
         elif shape == 1:
-            cv2.rectangle(image, (x, y), (x + size, y + int(size * rng.uniform(0.3, 2))), colour, -1)
+            cv2.rectangle(
+                image, (x, y), (x + size, y + int(size * rng.uniform(0.3, 2))), colour, -1
+            )
         elif shape == 2:
             end = (int(rng.integers(w)), int(rng.integers(h)))
             cv2.line(image, (x, y), end, colour, int(rng.integers(2, 12)), cv2.LINE_AA)
@@ -368,7 +374,9 @@ def _draw_shapes(image: Image, rng: np.random.Generator, count: int, circles_onl
 # ---------------------------------------------------------------- the 1,000 references
 
 
-def big_bank_references(first: int, count: int, seed: int, leave_out: str) -> tuple[list[Any], float]:
+def big_bank_references(
+    first: int, count: int, seed: int, leave_out: str
+) -> tuple[list[Any], float]:
     """References ``first`` .. ``first + count`` of the big bank, made from arrays (no file);
     and the seconds spent in `reference_from_rgb` alone. Seven in ten are variants of the
     bank's samples (not ``leave_out``, the timed suspect's), three in ten generated."""
@@ -387,7 +395,7 @@ def big_bank_references(first: int, count: int, seed: int, leave_out: str) -> tu
             h, w = image.shape[:2]
             x, y, cw, ch = crop_box(w, h, rng, 0.3, 1.0)
             part = rgb(image[y : y + ch, x : x + cw]).astype(np.float32) * rng.uniform(0.8, 1.2, 3)
-            pixels = to_megapixels(np.clip(part, 0, 255).astype(np.uint8), mp)
+            pixels = to_megapixels(np.clip(part, 0, 255).astype(np.uint8), mp, fast=True)
             if rng.integers(2):
                 pixels = np.ascontiguousarray(pixels[:, ::-1])
         else:

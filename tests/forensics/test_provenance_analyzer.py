@@ -153,7 +153,10 @@ def test_a_stripped_copy_is_traced_to_your_signed_photo_through_its_watermark(
     strip(tmp_path / "signed.jpg", stripped)
     context = AnalysisContext(watermark_keys=(watermark_key,), repository=repository)
     finding = examine(stripped, context)
-    assert (finding.strength, finding.direction) == (Strength.STRONG, Direction.MADE_FROM_YOUR_PHOTO)
+    assert (finding.strength, finding.direction) == (
+        Strength.STRONG,
+        Direction.MADE_FROM_YOUR_PHOTO,
+    )
     assert "matches your photo 'holiday.jpg'" in finding.summary
     assert "invisible watermark" in finding.summary
     assert finding.evidence["recovered"]["via"] == "watermark"

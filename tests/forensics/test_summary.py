@@ -153,7 +153,9 @@ def varied(
     data = bytearray((root / "signed.jpg").read_bytes())
     data[-200] ^= 0x01
     (root / "tampered.jpg").write_bytes(bytes(data))
-    embed_file(benign["astronaut.jpg"], root / "marked.jpg", watermark_key, b"\x01" * 8, limits=limits)
+    embed_file(
+        benign["astronaut.jpg"], root / "marked.jpg", watermark_key, b"\x01" * 8, limits=limits
+    )
     with Image.open(benign["astronaut.jpg"]) as image:
         image.crop((80, 60, 500, 460)).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(
             root / "crop.jpg", quality=85

@@ -163,3 +163,17 @@ def test_without_pixels_the_aids_say_they_could_not_examine(tmp_path: Path) -> N
         assert finding.error["code"] == "no-pixels"
         assert finding.strength is Strength.NONE
         assert finding.images == ()
+
+
+def test_error_levels_keep_the_jpeg_grid_of_a_turned_photo(tmp_path: Path) -> None:
+    # Sides that are not multiples of 16: turning the picture would move the block grid.
+    pixels = skimage.data.astronaut()[:300, :500]
+    levels = []
+    for orientation in (1, 3, 6):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        path = tmp_path / f"turned-{orientation}.jpg"
+        Image.fromarray(pixels).save(path, quality=90, exif=exif)
+        finding = _only(path, "error-level", AnalysisContext(images=False))
+        levels.append(finding.evidence["descriptive"]["mean"])
+    assert levels[0] == levels[1] == levels[2]

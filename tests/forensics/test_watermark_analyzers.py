@@ -74,7 +74,10 @@ def test_your_mark_in_a_reposted_copy_is_strong_evidence_it_was_made_from_your_p
 ) -> None:
     repost = marked.parent / "repost.jpg"
     finding = yours(repost, AnalysisContext(watermark_keys=(watermark_key,)))
-    assert (finding.strength, finding.direction) == (Strength.STRONG, Direction.MADE_FROM_YOUR_PHOTO)
+    assert (finding.strength, finding.direction) == (
+        Strength.STRONG,
+        Direction.MADE_FROM_YOUR_PHOTO,
+    )
     assert finding.summary == (
         f"This image carries your invisible watermark (key {watermark_key.key_id})."
     )
@@ -117,7 +120,9 @@ def test_pixels_that_cannot_be_read_make_the_check_fail_not_pass(
 
     notes = tmp_path / "notes.png"
     notes.write_text("not an image")
-    result = analyze(notes, AnalysisContext(watermark_keys=(watermark_key,)), only=["your-watermark"])
+    result = analyze(
+        notes, AnalysisContext(watermark_keys=(watermark_key,)), only=["your-watermark"]
+    )
     [finding] = result.findings
     assert finding.error is not None and finding.strength == Strength.NONE
     assert "Your invisible watermark" in result.cannot_tell[-1]

