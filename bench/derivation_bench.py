@@ -177,6 +177,8 @@ def pdq_claims(path: Path, bank_pdq: dict[str, Any]) -> dict[str, Any]:
 def region_iou(path: Path, item: dict[str, Any], source: str) -> dict[str, Any]:
     """IoU of the difference map with the truth: the changed mask against a replaced box;
     for a pasted part, the part that still matches against where it was pasted."""
+    import cv2
+
     from leakshield.forensics import load_subject
     from leakshield.forensics._diffmap import difference
     from leakshield.forensics._match import describe_suspect, find_sources
@@ -198,7 +200,7 @@ def region_iou(path: Path, item: dict[str, Any], source: str) -> dict[str, Any]:
         marked = diff.changed_mask(w, h)
     else:
         kept = (diff.overlap & ~diff.changed).astype(np.uint8)
-        marked = np.asarray(__import__("cv2").resize(kept, (w, h), 0, 0, 0)).astype(bool)
+        marked = cv2.resize(kept, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
     union = int((marked | truth).sum())
     return {"iou": float((marked & truth).sum() / union) if union else 0.0, "iou_found": True}
 
@@ -219,6 +221,8 @@ def raw_points(path: Path) -> dict[str, int]:
         if not len(features):
             continue
         for index, pairs in match._candidates(features, references):
+            if len(pairs) < match._MIN_MATCHES:  # as the matcher: too few to check
+                continue
             reference = references.references[index]
             source = reference.features.points[pairs[:, 1]].astype(np.float32)
             target = features.points[pairs[:, 0]].astype(np.float32)

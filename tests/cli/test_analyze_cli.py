@@ -52,7 +52,7 @@ def test_json_is_one_object_per_file_in_input_order(cli: Cli, files: dict[str, P
     for record in records:
         assert {"subject", "shows", "cannot_tell", "findings"} <= set(record)
         assert record["subject"]["problem"] is None
-        assert record["shows"][0].startswith("No trace was found")
+        assert record["shows"] and all(isinstance(line, str) for line in record["shows"])
         assert "reports" not in record
     assert records[1]["subject"]["format"] == "JPEG"
     assert (records[1]["subject"]["width"], records[1]["subject"]["height"]) == (600, 560)

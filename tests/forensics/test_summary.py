@@ -34,7 +34,7 @@ SUBJECT = SubjectInfo("/cases/suspect.jpg", 1000, "ab" * 32, "JPEG", 640, 480)
 NOTHING = "No trace was found of your photos, your watermark, an AI generator or editing."
 # A verdict on the image: "is fake", "looks real", "appears authentic", "is not genuine"...
 VERDICT = re.compile(
-    r"\b(?:is|are|was|looks?|appears?|seems?)\s+(?:not\s+)?(?:an?\s+)?"
+    r"\b(?:is|are|was|looks?|appears?|seems?)\s+(?:not\s+)?(?:like\s+)?(?:an?\s+)?"
     r"(?:fake|real|authentic|genuine|forged|manipulated)\b",
     re.IGNORECASE,
 )
@@ -72,8 +72,17 @@ def test_when_nothing_carries_weight_it_says_that_is_not_evidence_of_authenticit
     assert line.startswith(NOTHING)
     assert "not evidence that the image is authentic or unaltered" in line
     assert shows(SUBJECT, []) == [line]
-    with_weight = shows(SUBJECT, [*findings, finding("weak-one", Strength.WEAK)])
+    with_weight = shows(SUBJECT, [*findings, finding("weak-one", Strength.WEAK, Direction.EDITED)])
     assert with_weight == ["Weak evidence: weak-one found."]
+
+
+def test_facts_for_information_do_not_hide_that_nothing_points_anywhere() -> None:
+    # An ordinary JPEG's tables ("last saved at quality 92") are a fact, not evidence.
+    tables = finding("tables", Strength.WEAK)
+    lines = shows(SUBJECT, [tables, finding("nothing", Strength.NONE)])
+    assert lines[0] == "For information: tables found."
+    assert lines[1].startswith(NOTHING)
+    assert len(lines) == 2
 
 
 def test_a_finding_with_an_error_never_counts_as_evidence() -> None:
@@ -168,6 +177,21 @@ def varied(
     return {path.name: path for path in root.iterdir()}
 
 
+@pytest.mark.parametrize(
+    ("line", "verdict"),
+    [
+        ("The image is fake.", True),
+        ("This looks like a real photo.", True),
+        ("It appears authentic.", True),
+        ("It is not genuine.", True),
+        ("That is not evidence that the image is authentic or unaltered.", False),
+        ("Anyone can add the same mark to any image, real or not.", False),
+    ],
+)
+def test_the_verdict_check_catches_verdicts_and_allows_the_caveat(line: str, verdict: bool) -> None:
+    assert bool(VERDICT.search(line.replace(ALLOWED, ""))) == verdict
+
+
 def test_no_analysis_calls_an_image_fake_or_real(
     varied: dict[str, Path],
     benign: dict[str, Path],
@@ -184,7 +208,7 @@ def test_no_analysis_calls_an_image_fake_or_real(
         limits=limits,
         images=False,
     )
-    seen = set()
+    seen: set[str] = set()
     for name, path in sorted(varied.items()):
         result = analyze(path, context)
         lines = [*result.shows, *result.cannot_tell, *(f.summary for f in result.findings)]

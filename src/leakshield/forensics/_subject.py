@@ -63,6 +63,8 @@ class Subject:
 def load_subject(path: Path, limits: MediaLimits) -> Subject:
     """Read ``path`` within ``limits``. Raises `MediaError` only when the file cannot be read
     at all; a file whose pixels do not decode is returned with its ``problem``."""
+    if path.is_dir():
+        raise MediaError("unreadable", "is a directory; name the image files to analyze")
     size = limits.check_file(path)
     if size > MAX_ANALYZE_BYTES:
         raise MediaError(

@@ -16,16 +16,25 @@ _LEAD = {
 }
 
 
-def weighed(findings: Sequence[Finding]) -> list[Finding]:
-    """Findings that carry weight, strongest first (in analyzer order within a strength)."""
-    carrying = [f for f in findings if f.error is None and f.strength != Strength.NONE]
+def weighed(findings: Sequence[Finding], *, informational: bool = False) -> list[Finding]:
+    """Findings that carry weight and point somewhere (or, with ``informational``, those
+    that only inform), strongest first, in analyzer order within a strength."""
+    carrying = [
+        f
+        for f in findings
+        if f.error is None
+        and f.strength != Strength.NONE
+        and (f.direction == Direction.INFORMATIONAL) == informational
+    ]
     return sorted(carrying, key=lambda f: _ORDER[Strength(f.strength)])
 
 
 def shows(subject: SubjectInfo, findings: Sequence[Finding]) -> list[str]:
     """One sentence per thing the file shows, strongest evidence first, each led by how
-    strong it is; when nothing carries weight, a sentence saying what that means."""
+    strong it is, then facts for information; when no evidence points anywhere, a
+    sentence saying what that means."""
     lines = [f"{_LEAD[Strength(f.strength)]}: {f.summary}" for f in weighed(findings)]
+    lines += [f"For information: {f.summary}" for f in weighed(findings, informational=True)]
     if subject.problem is not None:
         lines.append(
             f"Its pixels could not be read ({subject.problem['message']}), so only the "

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal
 
-from PIL import UnidentifiedImageError
+from PIL import ImageFile, UnidentifiedImageError
 
 from leakshield.errors import InputError, LeakshieldError
 
@@ -39,6 +39,9 @@ class MediaError(InputError):
 def image_decoding() -> Iterator[None]:
     """Decoder warnings silenced, and what decoders raise on a malformed or hostile file
     turned into a `MediaError` (our own errors pass through)."""
+    # A truncated file must fail, never decode with its missing part made up: some
+    # libraries (WeasyPrint, on import) switch this process-wide setting on.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

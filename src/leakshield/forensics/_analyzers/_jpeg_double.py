@@ -43,7 +43,7 @@ NOISE = 0.45
 # 50-98 (4:2:0, 4:4:4, progressive): the free score stayed below 0.7 and the
 # standard-table score below 0.2 (0.75 at quality 50 on small images, hence MIN_TABLE_BLOCKS).
 FREE_THRESHOLD = 1.5  # earlier steps coarser than now: gaps, the clearest trace
-TABLE_THRESHOLD = 0.3  # earlier steps finer than now: gentle peaks, matched to an IJG table
+TABLE_THRESHOLD = 0.4  # earlier steps finer than now: gentle peaks, matched to an IJG table
 MIN_TABLE_BLOCKS = 4_000
 
 
@@ -55,7 +55,9 @@ class DoubleCompression:
     frequencies: int
     free_score: float  # best earlier steps chosen per frequency
     table_score: float  # earlier steps from one IJG table, finer than now
-    earlier_quality: int | None  # the IJG quality that best explains the earlier steps
+    # The IJG qualities (lowest, highest) that best explain the earlier steps: several
+    # qualities share the same low-frequency steps.
+    earlier_quality: tuple[int, int] | None
     earlier_steps: tuple[int, ...]  # per frequency in FREQUENCIES, best free choice
     detected: bool
     clear: bool  # detected by the free score: periodic gaps, not gentle peaks
@@ -88,8 +90,11 @@ def examine_luma(luma: NDArray[np.uint8], table: tuple[int, ...]) -> DoubleCompr
     free_score = free_gain / bins
     clear = free_score >= FREE_THRESHOLD
     table_score, earlier = _table_score(fits, len(aligned))
+    detected = clear or table_score >= TABLE_THRESHOLD
     if clear:
         earlier = _best_table(fits, free_gain)
+    elif not detected:
+        earlier = None
     return DoubleCompression(
         blocks=len(aligned),
         frequencies=len(fits),
@@ -97,7 +102,7 @@ def examine_luma(luma: NDArray[np.uint8], table: tuple[int, ...]) -> DoubleCompr
         table_score=round(table_score, 3),
         earlier_quality=earlier,
         earlier_steps=tuple(q1 for q1, _ in free_best),
-        detected=clear or table_score >= TABLE_THRESHOLD,
+        detected=detected,
         clear=clear,
     )
 
@@ -105,8 +110,13 @@ def examine_luma(luma: NDArray[np.uint8], table: tuple[int, ...]) -> DoubleCompr
 def _coefficients(luma: NDArray[np.uint8], offset: int) -> NDArray[np.float32]:
     plane = luma[offset:, offset:]
     rows, cols = plane.shape[0] // 8, plane.shape[1] // 8
-    grid = plane[: rows * 8, : cols * 8].reshape(rows, 8, cols, 8).swapaxes(1, 2)
-    blocks = grid.reshape(-1, 8, 8)
+    grid = plane[: rows * 8, : cols * 8].reshape(rows, 8, cols, 8)
+    chosen = np.arange(rows * cols)
+    if len(chosen) > 2 * MAX_BLOCKS:
+        # Only a sample is used: draw it before touching pixels (12 MP is 187,500 blocks).
+        draw = np.random.default_rng(0).choice(len(chosen), 2 * MAX_BLOCKS, replace=False)
+        chosen = np.sort(draw)
+    blocks = grid[chosen // cols, :, chosen % cols, :]
     # A block touching 0 or 255 was clipped when decoded: its coefficients are not the
     # stored ones plus rounding noise.
     keep = (blocks.min(axis=(1, 2)) > 0) & (blocks.max(axis=(1, 2)) < 255)
@@ -115,8 +125,8 @@ def _coefficients(luma: NDArray[np.uint8], offset: int) -> NDArray[np.float32]:
         blocks = blocks[np.linspace(0, len(blocks) - 1, MAX_BLOCKS).astype(np.int64)]
     # Repeated identical blocks (text, icons, flat areas in screenshots and graphics) put
     # spikes in the histograms that no compression made: count each distinct block once.
-    rows = np.ascontiguousarray(blocks).reshape(len(blocks), 64).view(np.dtype((np.void, 64)))
-    blocks = blocks[np.sort(np.unique(rows.ravel(), return_index=True)[1])]
+    flat = np.ascontiguousarray(blocks).reshape(len(blocks), 64).view(np.dtype((np.void, 64)))
+    blocks = blocks[np.sort(np.unique(flat.ravel(), return_index=True)[1])]
     centred = blocks.astype(np.float32) - 128.0
     return np.asarray(_DCT @ centred @ _DCT.T, dtype=np.float32)
 
@@ -205,12 +215,27 @@ class _Frequency:
             reach = int((self.top + 1) * self.step / earlier) + 2
             inside = np.abs(levels) <= reach
             first = np.bincount(levels[inside] + reach, self.fine[inside], 2 * reach + 1)
-            values = (np.arange(-reach, reach + 1) * earlier)[:, None]
-            # Noise between the saves decides where a value on a bin edge lands.
-            cdf = _normal_cdf((self.edges[None, :] - values) / NOISE)
-            predicted = self._scaled(first @ (cdf[:, 1:] - cdf[:, :-1]))
+            predicted = self._scaled(self._requantized(first, reach, earlier))
             self._gains[earlier] = self.single_misfit - self._misfit(predicted)
         return self._gains[earlier]
+
+    def _requantized(
+        self, first: NDArray[np.float64], reach: int, earlier: int
+    ) -> NDArray[np.float64]:
+        """The histogram after values ``k * earlier`` (weights ``first``) are rounded to this
+        file's step, with noise between the saves: a value near a bin edge spills into the
+        neighbouring bin (NOISE is well under half a step, so no further)."""
+        values = np.arange(-reach, reach + 1) * float(earlier)
+        home = np.rint(values / self.step)
+        above = first * (1.0 - _normal_cdf(((home + 0.5) * self.step - values) / NOISE))
+        below = first * (1.0 - _normal_cdf((values - (home - 0.5) * self.step) / NOISE))
+        size = 2 * self.top + 1
+        predicted = np.zeros(size)
+        for shift, weights in ((0, first - above - below), (1, above), (-1, below)):
+            index = home.astype(np.int64) + shift + self.top
+            inside = (index >= 0) & (index < size)
+            predicted += np.bincount(index[inside], weights[inside], size)
+        return predicted
 
     def best_free(self) -> tuple[int, float]:
         """The earlier step that explains the histogram best, and its gain."""
@@ -222,33 +247,39 @@ class _Frequency:
         return best, gains[best]
 
 
-def _table_score(fits: list[_Frequency], blocks: int) -> tuple[float, int | None]:
-    """The best gain per bin of an earlier IJG table with clearly finer steps."""
+def _table_score(fits: list[_Frequency], blocks: int) -> tuple[float, tuple[int, int] | None]:
+    """The best gain per bin of an earlier IJG table with clearly finer steps, and the
+    range of qualities that give it (their steps agree at these frequencies)."""
     if blocks < MIN_TABLE_BLOCKS:
         return 0.0, None
-    best, quality = 0.0, None
-    for candidate in range(20, 101):
-        steps = ijg_table(candidate).reshape(8, 8)
+    scores = {}
+    for quality in range(20, 101):
         # A step that divides the current one leaves no trace, and one close to it is not
         # "clearly different": both would only let noise be fitted.
-        used = [(f, int(steps[f.position])) for f in fits]
+        used = [(f, _ijg_step(quality, f)) for f in fits]
         used = [(f, q) for f, q in used if f.step % q and q <= 0.8 * f.step]
-        if len(used) < 3:
-            continue
-        score = sum(f.gain(q) for f, q in used) / sum(f.bins for f, _ in used)
-        if score > best:
-            best, quality = score, candidate
-    return best, quality
+        if len(used) >= 3:
+            scores[quality] = sum(f.gain(q) for f, q in used) / sum(f.bins for f, _ in used)
+    best = max(scores.values(), default=0.0)
+    if best <= 0:
+        return 0.0, None
+    return best, _span([q for q, score in scores.items() if score == best])
 
 
-def _best_table(fits: list[_Frequency], free_gain: float) -> int | None:
-    """The IJG quality whose steps explain the earlier compression nearly as well as the
+def _best_table(fits: list[_Frequency], free_gain: float) -> tuple[int, int] | None:
+    """The IJG qualities whose steps explain the earlier compression nearly as well as the
     best steps chosen freely per frequency; None if no IJG table does."""
-    gains = {
-        quality: sum(
-            f.gain(int(ijg_table(quality)[f.position[0] * 8 + f.position[1]])) for f in fits
-        )
-        for quality in range(1, 101)
-    }
-    quality = max(gains, key=lambda q: gains[q])
-    return quality if gains[quality] >= 0.8 * free_gain > 0 else None
+    gains = {q: sum(f.gain(_ijg_step(q, f)) for f in fits) for q in range(1, 101)}
+    best = max(gains.values())
+    if not best >= 0.8 * free_gain > 0:
+        return None
+    return _span([q for q, gain in gains.items() if gain == best])
+
+
+def _ijg_step(quality: int, fit: _Frequency) -> int:
+    row, col = fit.position
+    return int(ijg_table(quality)[row * 8 + col])
+
+
+def _span(qualities: list[int]) -> tuple[int, int]:
+    return min(qualities), max(qualities)
