@@ -71,7 +71,9 @@ def exif_with_preview(preview: bytes, *, orientation: int = 1) -> bytes:
     as cameras write it: IFD0 with the orientation, IFD1 with the thumbnail pointer."""
     ifd1_at = 8 + 2 + 12 + 4
     data_at = ifd1_at + 2 + 3 * 12 + 4
-    ifd0 = struct.pack("<H", 1) + struct.pack("<HHI4s", 0x0112, 3, 1, struct.pack("<H", orientation) + b"\0\0")
+    ifd0 = struct.pack("<H", 1) + struct.pack(
+        "<HHI4s", 0x0112, 3, 1, struct.pack("<H", orientation) + b"\0\0"
+    )
     ifd0 += struct.pack("<I", ifd1_at)
     ifd1 = struct.pack("<H", 3)
     ifd1 += struct.pack("<HHII", 0x0103, 3, 1, 6)  # compression: JPEG

@@ -38,6 +38,8 @@ SAMPLES = [
 # Big enough (over 4,000 blocks of 8x8) for the weaker trace of a finer earlier save.
 LARGE = ["hubble_deep_field", "motorcycle", "retina", "noise", "ramp"]
 VARIANTS = [{}, {"subsampling": 0}, {"progressive": True}, {"subsampling": 1}]
+QUALITIES = [50, 60, 68, 75, 80, 85, 90, 95, 98]
+COARSER = ["astronaut", "chelsea", "hubble_deep_field", "motorcycle", "grass", "ramp"]
 
 
 def pixels(name: str) -> Pixels:
@@ -48,11 +50,21 @@ def double(tmp_path: Path, data: bytes) -> Finding:
     return by_examined(run(tmp_path, data), DOUBLE)
 
 
-@pytest.mark.parametrize("name", SAMPLES)
-def test_a_single_save_never_reads_as_double(tmp_path: Path, name: str) -> None:
-    # Every quality from 50 to 98, in turn with 4:2:0, 4:4:4, progressive and 4:2:2.
-    for index, quality in enumerate([50, 60, 68, 75, 80, 85, 90, 95, 98]):
-        options = VARIANTS[(index + len(name)) % len(VARIANTS)]
+def near(finding: Finding, quality: int, slack: int) -> bool:
+    """Whether the estimated earlier quality (a range) is within ``slack`` of ``quality``."""
+    estimate = finding.evidence["earlier_quality"]
+    if estimate is None:
+        return False
+    low, high = estimate
+    return bool(low - slack <= quality <= high + slack) and str(low) in finding.summary
+
+
+@pytest.mark.parametrize(("index", "name"), list(enumerate(SAMPLES)))
+def test_a_single_save_never_reads_as_double(tmp_path: Path, index: int, name: str) -> None:
+    # Qualities 50 to 98, each on three or four samples, with 4:2:0, 4:4:4, progressive
+    # and 4:2:2 in turn.
+    for turn, quality in enumerate(QUALITIES[index % 3 :: 3]):
+        options = VARIANTS[(index + turn) % len(VARIANTS)]
         finding = double(tmp_path, encode(pixels(name), quality=quality, **options))
         assert finding.strength is Strength.NONE, (name, quality, options, finding.evidence)
         assert finding.direction is Direction.INFORMATIONAL
@@ -70,15 +82,14 @@ def test_a_single_grayscale_save_never_reads_as_double(tmp_path: Path) -> None:
 def test_coarser_earlier_save_is_found_with_its_quality(
     tmp_path: Path, first: int, second: int
 ) -> None:
-    found = [double(tmp_path, twice(pixels(name), first, second)) for name in SAMPLES]
+    found = [double(tmp_path, twice(pixels(name), first, second)) for name in COARSER]
     moderate = [f for f in found if f.strength is Strength.MODERATE]
-    assert len(moderate) >= len(SAMPLES) - 1, [f.evidence for f in found]
+    assert len(moderate) >= len(COARSER) - 1, [f.evidence for f in found]
     for finding in moderate:
         assert finding.direction is Direction.EDITED
         assert finding.summary.startswith("Saved as JPEG at least twice")
         assert "Platforms re-compress every upload" in finding.explanation
-    estimates = [f.evidence["earlier_quality"] for f in moderate]
-    assert sum(abs(q - first) <= 2 for q in estimates if q is not None) >= len(moderate) - 1
+    assert sum(near(f, first, 2) for f in moderate) >= len(moderate) - 1
 
 
 @pytest.mark.parametrize(("first", "second"), [(90, 70), (85, 70)])
@@ -89,8 +100,7 @@ def test_finer_earlier_save_is_found_on_large_images(
     flagged = [f for f in found if f.strength in (Strength.WEAK, Strength.MODERATE)]
     assert len(flagged) >= len(LARGE) - 1, [f.evidence for f in found]
     assert all(f.direction is Direction.EDITED for f in flagged)
-    estimates = [f.evidence["earlier_quality"] for f in flagged]
-    assert sum(abs(q - first) <= 3 for q in estimates if q is not None) >= len(flagged) - 1
+    assert sum(near(f, first, 3) for f in flagged) >= len(flagged) - 1
 
 
 def test_the_same_quality_twice_leaves_no_trace_and_says_so(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ stored unrotated, so we compare the preview with the image as stored.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import cv2
@@ -29,6 +29,12 @@ ASPECT_TOLERANCE = 0.03  # |log ratio|: rounding a 160 x 107 preview is ~0.01
 CELL_FLOOR = 16.0
 CELL_SPREAD = 3.0
 WHOLE_IMAGE = 0.5  # this share of cells differing means the picture itself differs
+# A crop is recognised when the image, scaled down, is found in the preview with this
+# correlation (blurred gray); a crop keeps at least MIN_KEPT of each side.
+CROP_MATCH = 0.9
+CROP_MARGIN = 0.05
+FLAT = 2.0  # gray-level spread below which a picture has nothing to correlate
+MIN_KEPT = 0.4
 PICTURE_HEIGHT = 240
 
 
@@ -52,7 +58,10 @@ class PreviewComparison:
     aspect_difference: float  # |log(preview ratio / image ratio)|
     median_difference: float | None = None
     cells: int = 0
-    differing: tuple[tuple[int, int, int, int], ...] = ()  # x, y, w, h in preview pixels
+    differing: tuple[tuple[int, int, int, int], ...] = ()  # cells: x, y, w, h in preview pixels
+    regions: tuple[tuple[int, int, int, int], ...] = ()  # touching cells merged
+    kept: tuple[int, int, int, int] | None = None  # the part of the preview still in the image
+    kept_match: float | None = None
     picture: bytes | None = field(default=None, repr=False)
 
 
@@ -72,19 +81,78 @@ def compare_preview(
     preview = _without_bars(preview, image.size)
     height, width = preview.shape[:2]
     sizes = ((width, height), image.size)
-    aspect = _aspect_difference(width / height, image.size[0] / image.size[1])
+    aspect = round(_aspect_difference(width / height, image.size[0] / image.size[1]), 4)
     if aspect <= ASPECT_TOLERANCE:
-        return _compare_content(preview, _scaled(image, (width, height)), sizes, aspect, picture)
+        found = _compare_content(preview, _scaled(image, (width, height)), sizes, aspect, picture)
+        if found.outcome is Outcome.MATCHES:
+            return found
+        return _cropped(preview, image, sizes, aspect, picture) or found
     if _aspect_difference(width / height, image.size[1] / image.size[0]) <= ASPECT_TOLERANCE:
         current = _scaled(image, (height, width))
         for turned in (np.rot90(current, 1), np.rot90(current, -1)):
-            found = _compare_content(preview, np.ascontiguousarray(turned), sizes, aspect, picture)
+            found = _compare_content(preview, np.ascontiguousarray(turned), sizes, aspect, False)
             if found.outcome is Outcome.MATCHES:
-                return PreviewComparison(
-                    Outcome.ROTATED, *sizes, round(aspect, 4), found.median_difference
-                )
+                return replace(found, outcome=Outcome.ROTATED)
+    cropped = _cropped(preview, image, sizes, aspect, picture)
+    if cropped is not None:
+        return cropped
     shown = _side_by_side(preview, _scaled_to_height(image, height), ()) if picture else None
-    return PreviewComparison(Outcome.CROPPED, *sizes, round(aspect, 4), picture=shown)
+    return PreviewComparison(Outcome.CROPPED, *sizes, aspect, picture=shown)
+
+
+def _cropped(
+    preview: NDArray[np.uint8],
+    image: Image.Image,
+    sizes: tuple[tuple[int, int], tuple[int, int]],
+    aspect: float,
+    picture: bool,
+) -> PreviewComparison | None:
+    """The image found inside the preview at a smaller scale (it was cropped), or None."""
+    height, width = preview.shape[:2]
+    fit = min(width / image.size[0], height / image.size[1])
+    # One downscale of the image, then cheap resizes of that for each trial scale.
+    base = _gray(_scaled(image, _size(image.size, 2 * fit)))
+    target = _gray(preview)
+    if float(target.std()) < FLAT or float(base.std()) < FLAT:
+        return None  # correlation means nothing on a flat picture
+    whole, best = -1.0, (-1.0, 0.0, (0, 0, 0, 0))
+    coarse = fit * np.geomspace(1.0, MIN_KEPT, 16)
+    for scales in (coarse, None):
+        if scales is None:  # then finer steps around the best coarse scale
+            scales = best[1] * np.geomspace(0.97, 1.03, 9)
+        for scale in scales:
+            size = _size(image.size, min(float(scale), fit))
+            if min(size) < 16:
+                break
+            template = cv2.resize(base, size, interpolation=cv2.INTER_AREA)
+            if float(template.std()) < FLAT:
+                continue
+            scores = cv2.matchTemplate(target, template, cv2.TM_CCOEFF_NORMED)
+            _, score, _, (x, y) = cv2.minMaxLoc(scores)
+            if abs(size[0] - width) <= 1 and abs(size[1] - height) <= 1:
+                whole = float(score)  # the whole preview: the no-crop alignment
+            elif score > best[0]:
+                best = (float(score), float(scale), (int(x), int(y), *size))
+    score, _, kept = best
+    # A smooth picture correlates well at many scales: a crop must match clearly better
+    # than the image laid over the whole preview.
+    if score < CROP_MATCH or score < whole + CROP_MARGIN:
+        return None
+    shown = None
+    if picture:
+        shown = _side_by_side(preview, _scaled_to_height(image, height), (kept,), on_image=False)
+    return PreviewComparison(
+        Outcome.CROPPED, *sizes, aspect, kept=kept, kept_match=round(score, 3), picture=shown
+    )
+
+
+def _size(size: tuple[int, int], scale: float) -> tuple[int, int]:
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def _gray(pixels: NDArray[np.uint8]) -> NDArray[np.float32]:
+    gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return np.asarray(cv2.GaussianBlur(gray, (0, 0), 1.0), dtype=np.float32)
 
 
 def _aspect_difference(first: float, second: float) -> float:
@@ -150,17 +218,30 @@ def _compare_content(
         outcome = Outcome.REPLACED
     else:
         outcome = Outcome.DIFFERS
+    regions = _regions(means > limit, cell_w, cell_h)
     shown = None
     if picture and outcome is not Outcome.MATCHES:
-        shown = _side_by_side(preview, current, tuple(marked))
+        shown = _side_by_side(preview, current, regions)
     return PreviewComparison(
         outcome,
         *sizes,
-        round(aspect, 4),
-        round(median, 2),
-        int(means.size),
-        tuple((int(x), int(y), int(w), int(h)) for x, y, w, h in marked),
-        shown,
+        aspect,
+        median_difference=round(median, 2),
+        cells=int(means.size),
+        differing=tuple((int(x), int(y), int(w), int(h)) for x, y, w, h in marked),
+        regions=regions,
+        picture=shown,
+    )
+
+
+def _regions(
+    mask: NDArray[np.bool_], cell_w: int, cell_h: int
+) -> tuple[tuple[int, int, int, int], ...]:
+    """Touching differing cells merged into one box each (x, y, w, h in preview pixels)."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return tuple(
+        (int(x) * cell_w, int(y) * cell_h, int(w) * cell_w, int(h) * cell_h)
+        for x, y, w, h, _ in stats[1:count]
     )
 
 
@@ -168,15 +249,17 @@ def _side_by_side(
     preview: NDArray[np.uint8],
     current: NDArray[np.uint8],
     marked: tuple[tuple[int, int, int, int], ...],
+    *,
+    on_image: bool = True,
 ) -> bytes:
-    """The preview (left) and the image now (right) at a readable size, differing cells
-    outlined in red on both."""
+    """The preview (left) and the image now (right) at a readable size, the places that
+    differ outlined in red on both."""
     scale = PICTURE_HEIGHT / preview.shape[0]
     panels = []
-    for pixels in (preview, current):
+    for pixels, outlined in ((preview, marked), (current, marked if on_image else ())):
         size = (max(1, round(pixels.shape[1] * scale)), PICTURE_HEIGHT)
         panel = cv2.resize(pixels, size, interpolation=cv2.INTER_LINEAR)
-        for x, y, w, h in marked:
+        for x, y, w, h in outlined:
             corner = (round(x * scale), round(y * scale))
             far = (round((x + w) * scale) - 1, round((y + h) * scale) - 1)
             cv2.rectangle(panel, corner, far, (255, 0, 0), 2)

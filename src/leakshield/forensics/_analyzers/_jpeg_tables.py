@@ -45,7 +45,8 @@ def ijg_table(
 
     ``baseline`` caps steps at 255 as libjpeg does when asked for baseline-compatible
     tables (Pillow and most tools do); without it steps go up to 32767."""
-    return _FAMILIES[(base, baseline)][min(max(int(quality), 1), 100) - 1]
+    table: NDArray[np.int64] = _FAMILIES[(base, baseline)][min(max(int(quality), 1), 100) - 1]
+    return table
 
 
 def _scaled(base: tuple[int, ...], baseline: bool) -> NDArray[np.int64]:

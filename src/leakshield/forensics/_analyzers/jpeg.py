@@ -49,7 +49,7 @@ _STANDARD_TOOLS = (
 _PLATFORMS = (
     "Platforms re-compress every upload, so a second compression is expected for anything "
     "that has been posted or sent through a messenger, and is not by itself a sign of "
-    "manipulation. It does show the file is not the first save of its pixels."
+    "manipulation. What it does indicate is that these pixels were saved as JPEG before."
 )
 
 
@@ -58,7 +58,7 @@ def jpeg_history(subject: Subject, context: AnalysisContext) -> list[Finding]:
     """Read the JPEG's tables, look for a second compression, and check its EXIF preview."""
     header = read_header(subject.data)
     if header is None:
-        return [_finding(TABLES, Strength.NONE, Direction.INFORMATIONAL, *_NOT_JPEG)]
+        return [_finding("JPEG history", Strength.NONE, Direction.INFORMATIONAL, *_NOT_JPEG)]
     if not header.tables:
         return [failed(NAME, TABLES, "corrupt", "the JPEG header holds no quantization tables")]
     findings = [_tables(header)]
@@ -123,8 +123,9 @@ def _tables(header: JpegHeader) -> Finding:
         summary = f"Last saved with the standard libjpeg tables at {quality_words}"
         explanation = (
             f"The file's quantization tables are exactly the IJG tables at {quality_words}: "
-            f"standard libjpeg tables, as written by {_STANDARD_TOOLS}. Cameras mostly write "
-            "their own tables, so the last save was most likely made by software. "
+            f"standard libjpeg tables, as written by {_STANDARD_TOOLS}. Most cameras write "
+            "their own tables (some phones use these), so this points to a save by software "
+            "without proving it. "
         )
     else:
         summary = f"Last saved with custom quantization tables (closest to libjpeg {quality_words})"
@@ -218,7 +219,7 @@ def _double_evidence(result: DoubleCompression) -> dict[str, Any]:
         "table_score": result.table_score,
         "table_threshold": TABLE_THRESHOLD,
         "earlier_quality": list(result.earlier_quality) if result.earlier_quality else None,
-        "earlier_steps": list(result.earlier_steps),
+        "earlier_steps": [list(step) for step in result.earlier_steps],
     }
 
 
@@ -244,8 +245,16 @@ def _preview(data: bytes, image: Image.Image, pictures: bool) -> Finding:
         "median_difference": found.median_difference,
         "cells": found.cells,
         "differing_cells": [list(cell) for cell in found.differing],
+        "differing_regions": [list(region) for region in found.regions],
+        "kept_region": list(found.kept) if found.kept else None,
+        "kept_match": found.kept_match,
     }
     strength, direction, summary, explanation = _PREVIEW_WORDS[found.outcome]
+    if found.kept is not None:
+        explanation += (
+            " The image now was found inside the preview (outlined): that is the part the "
+            "crop kept."
+        )
     images = _preview_images(found)
     return _finding(PREVIEW, strength, direction, summary, explanation, evidence, images)
 
@@ -304,7 +313,8 @@ def _preview_images(found: PreviewComparison) -> tuple[FindingImage, ...]:
         FindingImage(
             "exif-preview",
             "Left: the preview stored in the file's EXIF; right: the image now, scaled to "
-            "the same height. Red boxes mark where they differ.",
+            "the same height. Red boxes mark where they differ"
+            + (", or the part of the preview that the cropped image kept." if found.kept else "."),
             found.picture,
             "Re-compression and resizing cause small differences everywhere; only the "
             "outlined places differ beyond that. A preview is small: changes smaller than a "
