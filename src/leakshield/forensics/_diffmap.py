@@ -178,20 +178,26 @@ def _delta(
     suspect_lab = _lab(small)
     photo_lab = _lab(placed)
     photo_lab = _match_colours(photo_lab, suspect_lab, near)
-    # Each suspect pixel against the range of the photo's pixels around it: half a pixel of
-    # misalignment or a resampled edge is then no difference.
-    kernel = np.ones((3, 3), np.uint8)
+    # Each pixel against the range of the other image's pixels around it, both ways: half a
+    # pixel of misalignment or a resampled edge is then no difference, while a flat patch
+    # over texture still is (the texture falls outside the flat patch's range).
     total = np.zeros(small.shape[:2], np.float32)
     for channel in range(3):
-        p = photo_lab[..., channel]
-        s = suspect_lab[..., channel]
-        above = s - cv2.dilate(p, kernel)
-        below = cv2.erode(p, kernel) - s
-        outside = np.maximum(np.maximum(above, below), 0)
-        total += np.asarray(outside * outside, dtype=np.float32)
+        one_way = _outside(suspect_lab[..., channel], photo_lab[..., channel])
+        other_way = _outside(photo_lab[..., channel], suspect_lab[..., channel])
+        outside = np.maximum(one_way, other_way)
+        total += outside * outside
     delta = np.sqrt(total).astype(np.float32)
     delta[~overlap] = 0
     return delta
+
+
+def _outside(values: NDArray[np.float32], around: NDArray[np.float32]) -> NDArray[np.float32]:
+    """How far each of ``values`` lies outside the 3 x 3 range of ``around`` at its place."""
+    kernel = np.ones((3, 3), np.uint8)
+    above = values - np.asarray(cv2.dilate(around, kernel), dtype=np.float32)
+    below = np.asarray(cv2.erode(around, kernel), dtype=np.float32) - values
+    return np.maximum(np.maximum(above, below), 0)
 
 
 def _lab(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
