@@ -197,7 +197,7 @@ def _outside(values: NDArray[np.float32], around: NDArray[np.float32]) -> NDArra
     kernel = np.ones((3, 3), np.uint8)
     above = values - np.asarray(cv2.dilate(around, kernel), dtype=np.float32)
     below = np.asarray(cv2.erode(around, kernel), dtype=np.float32) - values
-    return np.maximum(np.maximum(above, below), 0)
+    return np.asarray(np.maximum(np.maximum(above, below), 0), dtype=np.float32)
 
 
 def _lab(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
