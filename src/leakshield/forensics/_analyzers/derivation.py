@@ -68,7 +68,6 @@ def _finding(
     evidence: dict[str, object] = {
         "your_photo": reference.title,
         "your_photo_sha256": reference.sha256,
-        "your_photo_path": reference.path,
         "agreeing_points": match.inliers,
         "matched_points": match.matches,
         "flipped": match.flipped,
@@ -120,14 +119,14 @@ def _original(
         return None, "where your photo is was not recorded."
     where = Path(path)
     if not where.is_file():
-        return None, f"your photo is no longer at {path}."
+        return None, "your photo is no longer where it was registered."
     try:
         original = load_subject(where, context.limits)
         if hashlib.sha256(original.data).hexdigest() != sha256:
-            return None, f"the file at {path} has changed since it was registered."
+            return None, "your photo has changed since it was registered."
         return original.rgb(), ""
     except Exception as exc:  # the comparison is an extra; the match stands without it
-        return None, f"your photo at {path} could not be read ({exc})."
+        return None, f"your photo could not be read ({exc})."
 
 
 def _how(
