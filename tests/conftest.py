@@ -15,6 +15,9 @@ from tests._postgres import INSTALL_HINT, PostgresServer, find_bin_dir, free_por
 IN_CI = os.environ.get("CI", "").lower() == "true"
 _pg_skipped: list[str] = []
 
+# Fixtures the provenance and forensics tests share (an identity, a key, a repository).
+pytest_plugins = ["tests._provenance_fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ a manifest repository, and a way to sign a file the way `leakshield sign` does."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,26 +16,12 @@ from leakshield.provenance import (
     ManifestRepository,
     SignOptions,
     SignResult,
-    create_identity,
     fingerprint_file,
     sign_file,
 )
-from leakshield.store import Database
 from leakshield.watermark import WatermarkKey
 
 Sign = Callable[..., SignResult]
-
-
-@pytest.fixture(scope="session")
-def identity(tmp_path_factory: pytest.TempPathFactory) -> Identity:
-    """A signing identity (local CA and signer) for the whole session."""
-    return create_identity(tmp_path_factory.mktemp("identity") / "identity")
-
-
-@pytest.fixture(scope="session")
-def watermark_key() -> WatermarkKey:
-    """The user's watermark key."""
-    return WatermarkKey.generate()
 
 
 @pytest.fixture(scope="session")
@@ -49,17 +35,6 @@ def benign(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     Image.fromarray(skimage.data.coffee()).resize((560, 420)).save(root / "coffee.png")
     Image.fromarray(skimage.data.rocket()).resize((420, 280)).save(root / "rocket.jpg", quality=85)
     return {path.name: path for path in root.iterdir()}
-
-
-@pytest.fixture
-def repository(tmp_path: Path) -> Iterator[ManifestRepository]:
-    """An empty manifest repository in its own database."""
-    database = Database(f"sqlite:///{tmp_path / 'repository.db'}")
-    database.upgrade()
-    try:
-        yield ManifestRepository(database)
-    finally:
-        database.dispose()
 
 
 @pytest.fixture(scope="session")

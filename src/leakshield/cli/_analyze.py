@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from leakshield.cli._lookup import one_input, open_database, report_failure
-from leakshield.cli._provenance import _anchors, watermark_key_or_none
+from leakshield.cli._provenance import TrustOption, _anchors, watermark_key_or_none
 from leakshield.cli._root import CliState, DataDirOption, JsonOption, app
 from leakshield.cli._watermark import KeyOption
 from leakshield.errors import ExitCode, LeakshieldError, UsageError
@@ -54,10 +54,7 @@ def analyze_command(
         Path | None,
         typer.Option("--pdf", help="Write a PDF report here.", dir_okay=False),
     ] = None,
-    trust: Annotated[
-        list[Path] | None,
-        typer.Option("--trust", help="PEM root certificate to trust (repeatable).", dir_okay=False),
-    ] = None,
+    trust: TrustOption = None,
     key: KeyOption = None,
     data_dir: DataDirOption = None,
     json: JsonOption = False,

@@ -32,6 +32,14 @@ if TYPE_CHECKING:
     from leakshield.provenance import TrustAnchors, Verification
     from leakshield.watermark import WatermarkKey
 
+TrustOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--trust",
+        help="PEM file of a root certificate to trust (repeatable), besides your identity.",
+        dir_okay=False,
+    ),
+]
 ActionOption = Annotated[
     str,
     typer.Option(
@@ -123,14 +131,7 @@ def sign_command(
 def verify_command(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Files to check.")],
-    trust: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--trust",
-            help="PEM file of a root certificate to trust (repeatable), besides your identity.",
-            dir_okay=False,
-        ),
-    ] = None,
+    trust: TrustOption = None,
     key: KeyOption = None,
     no_recover: Annotated[
         bool,
