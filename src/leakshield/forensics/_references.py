@@ -43,25 +43,35 @@ class Reference:
 
 
 def reference_from_rgb(
-    rgb: NDArray[np.uint8], *, title: str, sha256: str, path: str | None = None
+    rgb: NDArray[np.uint8],
+    *,
+    title: str,
+    sha256: str,
+    path: str | None = None,
+    pdq: str | None = None,
 ) -> Reference:
-    """A reference made from a photo's upright pixels."""
-    from leakshield.media import rgb_to_luma
-    from leakshield.signals import pdq_from_plane
-
+    """A reference made from a photo's upright pixels (``pdq``: its PDQ hex when the
+    caller has it already; computed otherwise)."""
     height, width = rgb.shape[:2]
     gray, _ = working_gray(rgb)
-    pdq = pdq_from_plane(rgb_to_luma(rgb))
     return Reference(
         title=title,
         sha256=sha256,
         width=width,
         height=height,
         features=describe(gray, REFERENCE_POINTS),
-        pdq=str(pdq.hash) if pdq.usable else None,
+        pdq=pdq if pdq is not None else _pdq(rgb),
         path=path,
         added_at=datetime.now(UTC),
     )
+
+
+def _pdq(rgb: NDArray[np.uint8]) -> str | None:
+    from leakshield.media import rgb_to_luma
+    from leakshield.signals import pdq_from_plane
+
+    result = pdq_from_plane(rgb_to_luma(rgb))
+    return str(result.hash) if result.usable else None
 
 
 def reference_from_file(path: Path, limits: MediaLimits, *, title: str | None = None) -> Reference:

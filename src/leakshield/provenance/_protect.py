@@ -251,7 +251,7 @@ def _protect(job: ProtectJob) -> Outcome:
                 notes.append(f"not signed: {exc.message}")
         if stored is None:
             _copy_into(current, job.output)
-    reference = _reference(job, str(source_sha256)) if media_type == "image" else None
+    reference = _reference(job, str(source_sha256), original.pdq) if media_type == "image" else None
     output_md5, output_sha256 = file_digests(job.output)
     if f"md5:{output_md5}" not in signals:
         signals.append(f"md5:{output_md5}")
@@ -271,13 +271,13 @@ def _protect(job: ProtectJob) -> Outcome:
     return item, stored, reference
 
 
-def _reference(job: ProtectJob, sha256: str) -> Reference:
+def _reference(job: ProtectJob, sha256: str, pdq: str | None) -> Reference:
     """The photo's local features, so that `analyze` can find it in an image made from it."""
     from leakshield.forensics import load_subject, reference_from_rgb
 
     pixels = load_subject(job.source, job.limits).rgb()
     return reference_from_rgb(
-        pixels, title=job.relative, sha256=sha256, path=str(job.source.resolve())
+        pixels, title=job.relative, sha256=sha256, path=str(job.source.resolve()), pdq=pdq
     )
 
 
