@@ -21,6 +21,7 @@ from leakshield.forensics._analyzers.provenance import provenance
 from leakshield.media import MediaLimits
 from leakshield.provenance import Identity, ManifestRepository, SignOptions, TrustAnchors
 from leakshield.watermark import WatermarkKey, embed_file
+from tests._conformance import find_conformance
 from tests.forensics.conftest import Sign
 
 pytestmark = pytest.mark.timeout(60)
@@ -73,7 +74,7 @@ def test_trusted_credentials_are_strong_and_untrusted_ones_weak(
 ) -> None:
     trusted = examine(signed, trusting(identity))
     assert (trusted.strength, trusted.direction) == (Strength.STRONG, Direction.INFORMATIONAL)
-    assert "valid Content Credentials signed by leakshield local signer (trusted)" in (
+    assert "valid Content Credentials signed by leakshield local signer, a signer you trust" in (
         trusted.summary
     )
     assert "recorded actions: c2pa.created" in trusted.summary
@@ -82,7 +83,8 @@ def test_trusted_credentials_are_strong_and_untrusted_ones_weak(
 
     untrusted = examine(signed)
     assert (untrusted.strength, untrusted.direction) == (Strength.WEAK, Direction.INFORMATIONAL)
-    assert "(valid)" in untrusted.summary
+    assert "intact Content Credentials" in untrusted.summary
+    assert "(a signer not on your trust list)" in untrusted.summary
     assert "not on your trust list" in untrusted.explanation
     assert untrusted.evidence["state"] == "Valid"
 
@@ -205,3 +207,25 @@ def test_a_file_credentials_cannot_be_read_from_is_a_could_not_examine_finding(
     assert finding.error is not None and finding.error["code"] == "unsupported-format"
     assert finding.strength == Strength.NONE
     assert "could not run" in result.cannot_tell[-1]
+
+
+def test_conformance_credentials_read_in_calibrated_words() -> None:
+    """Files of the C2PA conformance set: broken hashes are edits, an expired certificate
+    is not, and drawing on a picture counts as editing it."""
+    folder = (find_conformance() or Path("/nonexistent")) / "c2pa"
+    if not folder.is_dir():
+        pytest.skip("conformance data not found (set LEAKSHIELD_TEST_CONFORMANCE_DIR)")
+
+    def finding(name: str) -> Finding:
+        (only,) = provenance(load_subject(folder / name, MediaLimits()), AnalysisContext())
+        return only
+
+    changed = finding("adobe-20220124-E-dat-CA.jpg")
+    assert (changed.strength, changed.direction) == (Strength.MODERATE, Direction.EDITED)
+    assert "no longer match it (assertion.dataHash.mismatch)" in changed.summary
+    expired = finding("nikon-20221019-building.jpeg")
+    assert (expired.strength, expired.direction) == (Strength.WEAK, Direction.INFORMATIONAL)
+    assert "do not validate (signingCredential.expired)" in expired.summary
+    drawn = finding("adobe-20220124-C.jpg")
+    assert (drawn.strength, drawn.direction) == (Strength.WEAK, Direction.EDITED)
+    assert "c2pa.drawing" in drawn.summary

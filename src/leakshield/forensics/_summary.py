@@ -33,8 +33,10 @@ def shows(subject: SubjectInfo, findings: Sequence[Finding]) -> list[str]:
     """One sentence per thing the file shows, strongest evidence first, each led by how
     strong it is, then facts for information; when no evidence points anywhere, a
     sentence saying what that means."""
-    lines = [f"{_LEAD[Strength(f.strength)]}: {f.summary}" for f in weighed(findings)]
-    lines += [f"For information: {f.summary}" for f in weighed(findings, informational=True)]
+    lines = [f"{_LEAD[Strength(f.strength)]}: {_sentence(f.summary)}" for f in weighed(findings)]
+    lines += [
+        f"For information: {_sentence(f.summary)}" for f in weighed(findings, informational=True)
+    ]
     if subject.problem is not None:
         lines.append(
             f"Its pixels could not be read ({subject.problem['message']}), so only the "
@@ -47,6 +49,11 @@ def shows(subject: SubjectInfo, findings: Sequence[Finding]) -> list[str]:
             "removed by re-saving, and many tools leave none."
         )
     return lines
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?", ")")) else text + "."
 
 
 def cannot_tell(subject: SubjectInfo, findings: Sequence[Finding]) -> list[str]:

@@ -12,6 +12,20 @@ if TYPE_CHECKING:
     from leakshield.provenance import Verification
 
 _TITLE = "Content Credentials (C2PA)"
+# C2PA actions that change what the picture shows (format changes and re-packaging do not).
+EDIT_ACTIONS = frozenset(
+    {
+        "c2pa.edited",
+        "c2pa.filtered",
+        "c2pa.cropped",
+        "c2pa.color_adjustments",
+        "c2pa.drawing",
+        "c2pa.placed",
+        "c2pa.removed",
+        "c2pa.resized",
+        "c2pa.orientation",
+    }
+)
 
 
 @analyzer("provenance", _TITLE)
@@ -34,20 +48,7 @@ def provenance(subject: Subject, context: AnalysisContext) -> list[Finding]:
     signer = result.signer.common_name if result.signer and result.signer.common_name else None
     who = f" signed by {signer}" if signer else ""
     if result.state == "Invalid":
-        codes = ", ".join(f.code for f in result.failures)
-        return [
-            Finding(
-                "provenance",
-                _TITLE,
-                Strength.MODERATE,
-                Direction.EDITED,
-                f"The file carries Content Credentials{who} that no longer match it ({codes}).",
-                "The manifest was signed for different content, or the file was changed after "
-                "signing: what the credentials say does not describe this file as it is. "
-                + " ".join(f.explanation for f in result.failures[:3]),
-                evidence,
-            )
-        ]
+        return [_invalid(result, who, evidence)]
     trusted = result.state == "Trusted"
     if result.ai_generated:
         return [
@@ -69,17 +70,20 @@ def provenance(subject: Subject, context: AnalysisContext) -> list[Finding]:
                 evidence,
             )
         ]
-    edited = any(
-        a.action in ("c2pa.edited", "c2pa.filtered", "c2pa.cropped") for a in result.actions
-    )
+    edited = any(a.action in EDIT_ACTIONS for a in result.actions)
     return [
         Finding(
             "provenance",
             _TITLE,
             Strength.STRONG if trusted else Strength.WEAK,
             Direction.EDITED if edited else Direction.INFORMATIONAL,
-            f"The file carries valid Content Credentials{who} ({result.state.lower()}); "
-            f"recorded actions: {actions}.",
+            (
+                f"The file carries valid Content Credentials{who}, a signer you trust; "
+                if trusted
+                else f"The file carries intact Content Credentials{who} (a signer not on "
+                "your trust list); "
+            )
+            + f"recorded actions: {actions}.",
             (
                 "The signature holds and the signer is one you trust, so the recorded history "
                 "is what that signer stated."
@@ -92,6 +96,37 @@ def provenance(subject: Subject, context: AnalysisContext) -> list[Finding]:
             evidence,
         )
     ]
+
+
+def _invalid(result: Verification, who: str, evidence: dict[str, object]) -> Finding:
+    """Credentials that do not validate: changed content (edited) or, say, an expired
+    certificate (which says nothing about the content)."""
+    # "untrusted" is reported beside the real reason; it is not why the state is Invalid.
+    failures = [f for f in result.failures if f.code != "signingCredential.untrusted"]
+    failures = failures or list(result.failures)
+    codes = ", ".join(f.code for f in failures)
+    details = " ".join(f.explanation for f in failures[:3])
+    if any("mismatch" in f.code for f in failures):
+        return Finding(
+            "provenance",
+            _TITLE,
+            Strength.MODERATE,
+            Direction.EDITED,
+            f"The file carries Content Credentials{who} that no longer match it ({codes}).",
+            "The file was changed after it was signed, or the credentials were copied from "
+            "another file: what they say does not describe this file as it is. " + details,
+            evidence,
+        )
+    return Finding(
+        "provenance",
+        _TITLE,
+        Strength.WEAK,
+        Direction.INFORMATIONAL,
+        f"The file carries Content Credentials{who} that do not validate ({codes}).",
+        "The signature cannot be accepted as it stands; this says nothing about whether the "
+        "content was changed. " + details,
+        evidence,
+    )
 
 
 def _part(source_types: tuple[str, ...]) -> str:
