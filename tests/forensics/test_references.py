@@ -69,3 +69,29 @@ def test_adding_the_same_photo_again_updates_it(store: ReferenceStore) -> None:
     assert (only.title, only.path) == ("new.jpg", "/p")
     assert store.remove("MY_PHOTOS") == 1
     assert len(store.load("MY_PHOTOS")) == 0
+
+
+@pytest.mark.parametrize("orientation", [1, 6, 8])
+def test_a_big_jpeg_is_described_upright_at_its_full_size(tmp_path: Path, orientation: int) -> None:
+    """A JPEG is decoded at a reduced scale for speed; its size, orientation and features
+    must still be those of the full photo as seen, so that a crop of it is placed right."""
+    from PIL import ImageOps
+
+    from leakshield.forensics import ReferenceSet
+    from leakshield.forensics._match import describe_suspect, find_sources
+
+    pixels = np.asarray(Image.fromarray(skimage.data.astronaut()).resize((3000, 2250)))
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    path = tmp_path / "big.jpg"
+    image.save(path, quality=90, exif=exif)
+    reference = reference_from_file(path, MediaLimits())
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
+    assert (reference.width, reference.height) == (upright.shape[1], upright.shape[0])
+    assert max(reference.features.width, reference.features.height) == 1024
+    top, left = upright.shape[0] // 4, upright.shape[1] // 5
+    crop = np.ascontiguousarray(upright[top : 3 * top, left : 4 * left])
+    (match,) = find_sources(describe_suspect(crop), ReferenceSet([reference]))
+    assert abs(match.scale - 1) < 0.02
+    assert np.allclose(match.transform[:, 2], [-left, -top], atol=12)

@@ -12,11 +12,19 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image, ImageOps
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from leakshield.forensics._features import REFERENCE_POINTS, Features, describe, working_gray
-from leakshield.media import MediaLimits
+from leakshield.forensics._features import (
+    REFERENCE_POINTS,
+    WORK_SIDE,
+    Features,
+    describe,
+    working_gray,
+)
+from leakshield.forensics._subject import MAX_ANALYZE_BYTES
+from leakshield.media import MediaError, MediaLimits, image_decoding
 from leakshield.store import Database, ReferenceRow
 
 __all__ = [
@@ -49,17 +57,27 @@ def reference_from_rgb(
     sha256: str,
     path: str | None = None,
     pdq: str | None = None,
+    size: tuple[int, int] | None = None,
 ) -> Reference:
-    """A reference made from a photo's upright pixels (``pdq``: its PDQ hex when the
-    caller has it already; computed otherwise)."""
+    """A reference made from a photo's upright pixels. ``pdq``: its PDQ hex when the
+    caller has it (computed otherwise); ``size``: the photo's full upright size when
+    ``rgb`` is a reduced decode of it."""
     height, width = rgb.shape[:2]
+    full_width, full_height = size or (width, height)
     gray, _ = working_gray(rgb)
+    features = describe(gray, REFERENCE_POINTS)
+    # Features are kept at the working size of the full photo, whatever size was decoded.
+    work_width = max(1, round(full_width * min(1.0, WORK_SIDE / max(full_width, full_height))))
+    work_height = max(1, round(full_height * min(1.0, WORK_SIDE / max(full_width, full_height))))
+    if (work_width, work_height) != (features.width, features.height):
+        ratio = np.array([work_width / features.width, work_height / features.height], np.float32)
+        features = Features(features.points * ratio, features.descriptors, work_width, work_height)
     return Reference(
         title=title,
         sha256=sha256,
-        width=width,
-        height=height,
-        features=describe(gray, REFERENCE_POINTS),
+        width=full_width,
+        height=full_height,
+        features=features,
         pdq=pdq if pdq is not None else _pdq(rgb),
         path=path,
         added_at=datetime.now(UTC),
@@ -74,13 +92,42 @@ def _pdq(rgb: NDArray[np.uint8]) -> str | None:
     return str(result.hash) if result.usable else None
 
 
-def reference_from_file(path: Path, limits: MediaLimits, *, title: str | None = None) -> Reference:
-    """A reference made from an image file (read within ``limits``)."""
-    from leakshield.forensics._subject import load_subject
+def reference_from_file(
+    path: Path,
+    limits: MediaLimits,
+    *,
+    title: str | None = None,
+    sha256: str | None = None,
+    pdq: str | None = None,
+) -> Reference:
+    """A reference made from an image file (read within ``limits``). A JPEG is decoded
+    at a reduced scale, which costs a fraction of a full decode and loses nothing at the
+    working size; ``sha256`` and ``pdq`` save work when the caller has them."""
+    from leakshield.signals import file_digests, pdq_from_file
 
-    subject = load_subject(path, limits)
+    limits.check_file(path)
+    if path.stat().st_size > MAX_ANALYZE_BYTES:
+        raise MediaError("file-too-large", f"a photo is read up to {MAX_ANALYZE_BYTES:,} bytes")
+    with image_decoding(), Image.open(path) as image:
+        limits.check_pixels(*image.size)
+        width, height = image.size
+        shrink = min(1.0, WORK_SIDE / max(width, height))  # the decoder keeps at least this
+        image.draft("RGB", (max(1, round(width * shrink)), max(1, round(height * shrink))))
+        drafted = image.size
+        turned = ImageOps.exif_transpose(image)
+        rgb = np.asarray(turned.convert("RGB"), dtype=np.uint8)
+    # The full photo's upright size: a quarter turn swaps its sides.
+    size = (height, width) if turned.size != drafted else (width, height)
+    if pdq is None:
+        result = pdq_from_file(path, limits)
+        pdq = str(result.hash) if result.usable else None
     return reference_from_rgb(
-        subject.rgb(), title=title or path.name, sha256=subject.sha256, path=str(path.resolve())
+        rgb,
+        title=title or path.name,
+        sha256=sha256 or str(file_digests(path)[1]),
+        path=str(path.resolve()),
+        pdq=pdq,
+        size=size,
     )
 
 

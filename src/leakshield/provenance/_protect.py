@@ -273,12 +273,9 @@ def _protect(job: ProtectJob) -> Outcome:
 
 def _reference(job: ProtectJob, sha256: str, pdq: str | None) -> Reference:
     """The photo's local features, so that `analyze` can find it in an image made from it."""
-    from leakshield.forensics import load_subject, reference_from_rgb
+    from leakshield.forensics import reference_from_file
 
-    pixels = load_subject(job.source, job.limits).rgb()
-    return reference_from_rgb(
-        pixels, title=job.relative, sha256=sha256, path=str(job.source.resolve()), pdq=pdq
-    )
+    return reference_from_file(job.source, job.limits, title=job.relative, sha256=sha256, pdq=pdq)
 
 
 def _watermark(
