@@ -1,0 +1,347 @@
+"""Cases: created under a passphrase, opened with it, and every action on them recorded
+in a tamper-evident log signed with the case's own key."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from leakshield.evidence._crypto import (
+    KEY_BYTES,
+    DecryptingReader,
+    KdfParams,
+    derive_key,
+    open_sealed,
+    seal,
+    seal_stream,
+)
+from leakshield.evidence._merkle import (
+    TreeHead,
+    leaf_hash,
+    public_key_id,
+    root_hash,
+    sign_tree_head,
+)
+from leakshield.evidence._model import (
+    CaseNotFoundError,
+    CaseSummary,
+    DamagedCaseError,
+    EvidenceItem,
+    PassphraseError,
+    canonical_json,
+)
+from leakshield.evidence._storage import CaseFiles
+
+__all__ = ["OpenCase", "Vault", "item_of", "now", "who"]
+
+
+def now() -> str:
+    """The time now, UTC, to the second, as the log records it."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def who() -> str:
+    """Who is acting: the operating system's user name."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return f"uid {os.getuid()}"
+
+
+class Vault:
+    """Every case under one folder (``<data dir>/cases``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def create(
+        self,
+        title: str,
+        passphrase: bytes,
+        *,
+        actor: str | None = None,
+        kdf: KdfParams | None = None,
+    ) -> OpenCase:
+        """A new case, encrypted under ``passphrase``, its first log entry written."""
+        if not passphrase:
+            raise PassphraseError(
+                "a case needs a passphrase (--passphrase-file or LEAKSHIELD_CASE_PASSPHRASE)"
+            )
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        case_id = secrets.token_hex(5)
+        files = CaseFiles(self.root / case_id)
+        params = kdf or KdfParams(os.urandom(16))
+        case_key, signer = os.urandom(KEY_BYTES), Ed25519PrivateKey.generate()
+        raw_private = signer.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        aad = case_id.encode()
+        header = {
+            "format": "leakshield-case/1",
+            "id": case_id,
+            "created": now(),
+            "kdf": params.to_record(),
+            "wrapped_key": seal(derive_key(passphrase, params), case_key, b"case-key:" + aad).hex(),
+            "signing_key": seal(case_key, raw_private, b"signing-key:" + aad).hex(),
+            "public_key": _public_raw(signer).hex(),
+            "title": seal(case_key, title.encode(), b"title:" + aad).hex(),
+        }
+        files.write_header(header)
+        files.lock()
+        case = OpenCase(files, header, case_key, signer, [], [])
+        case.append("case-created", None, {"title": title}, actor)
+        return case
+
+    def open(self, reference: str, passphrase: bytes | None) -> OpenCase:
+        """The case ``reference`` (its id, or a unique start of it), opened for work; what
+        an interrupted write left behind is recovered first."""
+        files = CaseFiles(self.resolve(reference))
+        header = files.read_header()
+        if not passphrase:
+            raise PassphraseError(
+                "this case needs its passphrase (--passphrase-file or LEAKSHIELD_CASE_PASSPHRASE)"
+            )
+        aad = str(header["id"]).encode()
+        wrapping = derive_key(passphrase, KdfParams.from_record(header["kdf"]))
+        case_key = open_sealed(
+            wrapping, bytes.fromhex(header["wrapped_key"]), b"case-key:" + aad, passphrase=True
+        )
+        raw = open_sealed(case_key, bytes.fromhex(header["signing_key"]), b"signing-key:" + aad)
+        signer = Ed25519PrivateKey.from_private_bytes(raw)
+        files.lock()
+        try:
+            records = [
+                _load_record(case_key, aad, number, blob)
+                for number, blob in enumerate(files.read_records())
+            ]
+            heads = [TreeHead.from_record(h) for h in files.read_heads()]
+            case = OpenCase(files, header, case_key, signer, records, heads)
+            case.recover()
+        except BaseException:
+            files.unlock()
+            raise
+        return case
+
+    def resolve(self, reference: str) -> Path:
+        """The folder of the case whose id is or starts with ``reference``."""
+        reference = reference.strip().lower()
+        if not reference or not all(c in "0123456789abcdef" for c in reference):
+            raise CaseNotFoundError(f"{reference!r} is not a case id (see `leakshield case list`)")
+        found = [p for p in self._folders() if p.name.startswith(reference)]
+        if len(found) != 1:
+            what = "no case" if not found else f"{len(found)} cases"
+            raise CaseNotFoundError(
+                f"{what} with an id starting {reference!r}; see `leakshield case list`"
+            )
+        return found[0]
+
+    def summaries(self) -> list[CaseSummary]:
+        """Every case, oldest first, without opening any (titles are encrypted)."""
+        found = []
+        for folder in self._folders():
+            files = CaseFiles(folder)
+            try:
+                header = files.read_header()
+                heads = files.read_heads()
+            except DamagedCaseError:
+                continue
+            last = heads[-1] if heads else {}
+            found.append(
+                CaseSummary(
+                    header["id"],
+                    header["created"],
+                    int(last.get("size", 0)),
+                    last.get("time"),
+                    public_key_id(bytes.fromhex(header["public_key"])),
+                )
+            )
+        return sorted(found, key=lambda s: s.created)
+
+    def _folders(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        return [p for p in self.root.iterdir() if p.is_dir() and (p / "case.json").is_file()]
+
+
+class OpenCase:
+    """A case opened with its passphrase: read its items, add to it, export it. Close it
+    (or use it as a context manager) to let another process open it."""
+
+    def __init__(
+        self,
+        files: CaseFiles,
+        header: dict[str, Any],
+        key: bytes,
+        signer: Ed25519PrivateKey,
+        records: list[dict[str, Any]],
+        heads: list[TreeHead],
+    ) -> None:
+        self.files, self.header, self._key, self._signer = files, header, key, signer
+        self.records, self.tree_heads = records, heads
+        self.case_id: str = header["id"]
+        self.created: str = header["created"]
+        self.public_key = bytes.fromhex(header["public_key"])
+        self.key_id = public_key_id(self.public_key)
+        aad = self.case_id.encode()
+        self.title = open_sealed(key, bytes.fromhex(header["title"]), b"title:" + aad).decode()
+        self._leaves = [leaf_hash(canonical_json(r)) for r in records]
+
+    def __enter__(self) -> OpenCase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.files.unlock()
+
+    # Reading
+
+    def items(self) -> list[EvidenceItem]:
+        """Every item, in the order added."""
+        return [item_of(r) for r in self.records if r.get("item")]
+
+    def item_file(self, item_id: str, name: str) -> BinaryIO:
+        """A stored file of an item, decrypted as it is read."""
+        for record in self.records:
+            item = record.get("item") or {}
+            objects = (record.get("details") or {}).get("objects", {})
+            if item.get("id") == item_id and name in objects:
+                object_id = objects[name]
+                source = self.files.open_object(object_id)
+                return DecryptingReader(self._key, source, object_id.encode())  # type: ignore[return-value]
+        raise CaseNotFoundError(f"case {self.case_id} has no file {name!r} in item {item_id!r}")
+
+    # Writing
+
+    def next_item_id(self) -> str:
+        return f"item-{sum(1 for r in self.records if r.get('item')) + 1:04d}"
+
+    def store(
+        self, source: BinaryIO, on_bytes: Callable[[bytes], None] | None = None
+    ) -> tuple[str, int]:
+        """Seal ``source`` into a new object; returns its id and plaintext size. It belongs
+        to the case only once a committed record names it."""
+        reader = _Tap(source, on_bytes) if on_bytes else source
+        with self.files.new_object() as (object_id, handle):
+            size = seal_stream(self._key, reader, handle, object_id.encode())  # type: ignore[arg-type]
+        return object_id, size
+
+    def append(
+        self,
+        action: str,
+        item: dict[str, Any] | None,
+        details: dict[str, Any],
+        actor: str | None,
+    ) -> dict[str, Any]:
+        """Commit one log record (sealed, appended, synced), then sign the new tree head."""
+        record = {
+            "seq": len(self.records),
+            "action": action,
+            "time": now(),
+            "actor": actor or who(),
+            "case": self.case_id,
+            "item": item,
+            "details": details,
+        }
+        aad = self.case_id.encode() + b":%d" % len(self.records)
+        self.files.append_record(seal(self._key, canonical_json(record), aad))
+        self.records.append(record)
+        self._leaves.append(leaf_hash(canonical_json(record)))
+        self._sign_head()
+        return record
+
+    def change_passphrase(self, new: bytes, *, actor: str | None = None) -> None:
+        """Wrap the case's key under ``new``; nothing stored is re-encrypted."""
+        if not new:
+            raise PassphraseError("the new passphrase is empty")
+        params = KdfParams(os.urandom(16), *_cost(self.header))
+        wrapped = seal(derive_key(new, params), self._key, b"case-key:" + self.case_id.encode())
+        self.header = {**self.header, "kdf": params.to_record(), "wrapped_key": wrapped.hex()}
+        self.files.write_header(self.header)
+        self.append("passphrase-changed", None, {}, actor)
+
+    def recover(self) -> None:
+        """After a crash: sign what the log holds beyond the last head, drop leftovers."""
+        if self.tree_heads and self.tree_heads[-1].size > len(self.records):
+            raise DamagedCaseError("the case's log is shorter than its last signed tree head")
+        if self.tree_heads:
+            last = self.tree_heads[-1]
+            if last.root != root_hash(self._leaves[: last.size]).hex():
+                raise DamagedCaseError("the case's log does not match its last signed tree head")
+        if self.records and (not self.tree_heads or self.tree_heads[-1].size < len(self.records)):
+            self._sign_head()
+        self.files.sweep(self._objects())
+
+    def _objects(self) -> set[str]:
+        found: set[str] = set()
+        for record in self.records:
+            found.update((record.get("details") or {}).get("objects", {}).values())
+        return found
+
+    def _sign_head(self) -> None:
+        head = sign_tree_head(len(self._leaves), root_hash(self._leaves), self._signer)
+        self.files.append_head(head.to_record())
+        self.tree_heads.append(head)
+
+
+def item_of(record: dict[str, Any]) -> EvidenceItem:
+    """The item a log record added."""
+    item = record["item"]
+    return EvidenceItem(
+        item["id"],
+        item["kind"],
+        item["added_at"],
+        item["added_by"],
+        item["sha256"],
+        record["seq"],
+        item,
+    )
+
+
+class _Tap:
+    """A reader that shows every chunk it hands out to ``on_bytes`` (hashing on the way)."""
+
+    def __init__(self, source: BinaryIO, on_bytes: Callable[[bytes], None]) -> None:
+        self.source, self.on_bytes = source, on_bytes
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.on_bytes(data)
+        return data
+
+
+def _load_record(key: bytes, aad: bytes, number: int, blob: bytes) -> dict[str, Any]:
+    import json
+
+    try:
+        text = open_sealed(key, blob, aad + b":%d" % number)
+    except DamagedCaseError:
+        raise DamagedCaseError(
+            f"record {number} of the case log failed its integrity check"
+        ) from None
+    record: dict[str, Any] = json.loads(text)
+    if record.get("seq") != number:
+        raise DamagedCaseError(f"record {number} of the case log is out of place")
+    return record
+
+
+def _public_raw(signer: Ed25519PrivateKey) -> bytes:
+    return signer.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+
+
+def _cost(header: dict[str, Any]) -> tuple[int, int, int]:
+    kdf = header["kdf"]
+    return int(kdf["n"]), int(kdf["r"]), int(kdf["p"])
