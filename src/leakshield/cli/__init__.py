@@ -2,6 +2,7 @@
 
 from leakshield.cli import (  # noqa: F401  (registers commands)
     _analyze,
+    _case,
     _apikey,
     _bank,
     _config,

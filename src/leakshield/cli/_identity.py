@@ -50,8 +50,9 @@ def identity_dir(settings: Settings) -> Path:
     return settings.data_dir / "identity"
 
 
-def read_passphrase(path: Path | None) -> bytes | None:
-    """The passphrase from ``path`` (its first line) or the environment; None if neither."""
+def read_passphrase(path: Path | None, env: str = PASSPHRASE_ENV) -> bytes | None:
+    """The passphrase from ``path`` (its first line) or the variable ``env``; None if
+    neither."""
     if path is not None:
         try:
             with path.open("rb") as handle:
@@ -64,7 +65,7 @@ def read_passphrase(path: Path | None) -> bytes | None:
         if not line:
             raise UsageError(f"{path} is empty; its first line must be the passphrase")
         return line
-    value = os.environ.get(PASSPHRASE_ENV)
+    value = os.environ.get(env)
     return value.encode() if value else None
 
 

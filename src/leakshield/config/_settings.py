@@ -22,7 +22,7 @@ ENV_PREFIX = "LEAKSHIELD_"
 TEST_ENV_PREFIX = ENV_PREFIX + "TEST_"
 # Secrets read from the environment by the commands that need them, never kept in settings
 # (a config file or `config show` must not hold them).
-SECRET_ENV_VARS = (ENV_PREFIX + "IDENTITY_PASSPHRASE",)
+SECRET_ENV_VARS = (ENV_PREFIX + "IDENTITY_PASSPHRASE", ENV_PREFIX + "CASE_PASSPHRASE")
 DATA_DIR_ENV = ENV_PREFIX + "DATA_DIR"
 CONFIG_FILE_ENV = ENV_PREFIX + "CONFIG_FILE"
 CONFIG_FILE_NAME = "config.toml"
@@ -131,6 +131,16 @@ class Settings(BaseSettings):
     trust_anchors: list[Path] = Field(
         default_factory=list,
         description="PEM files of root certificates `verify` trusts, besides your own identity.",
+    )
+    chromium_path: Path | None = Field(
+        default=None,
+        description="The Chromium that `case capture` drives. None: Debian's chromium "
+        "(/usr/bin/chromium), or the first chromium on PATH.",
+    )
+    capture_allow_private: bool = Field(
+        default=False,
+        description="Whether `case capture` may load pages on private, loopback or "
+        "link-local addresses (off: a capture cannot reach into your network).",
     )
     detector_model: Path | None = Field(
         default=None,
