@@ -2,9 +2,9 @@
 
 from leakshield.cli import (  # noqa: F401  (registers commands)
     _analyze,
-    _case,
     _apikey,
     _bank,
+    _case,
     _config,
     _db,
     _doctor,

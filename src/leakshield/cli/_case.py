@@ -16,13 +16,14 @@ from rich.table import Table
 from leakshield.cli._identity import read_passphrase
 from leakshield.cli._lookup import RecursiveOption, one_input, report_failure, with_progress
 from leakshield.cli._root import CliState, DataDirOption, JsonOption, app
+from leakshield.config import SECRET_ENV_VARS
 from leakshield.errors import ExitCode, LeakshieldError, UsageError
 
 if TYPE_CHECKING:
     from leakshield.config import Settings
     from leakshield.evidence import OpenCase
 
-CASE_PASSPHRASE_ENV = "LEAKSHIELD_CASE_PASSPHRASE"
+CASE_PASSPHRASE_ENV = SECRET_ENV_VARS[1]  # the name of the variable, not a secret
 
 case_app = typer.Typer(
     help="Evidence cases: encrypted at rest, every action in a signed, tamper-evident log.",
