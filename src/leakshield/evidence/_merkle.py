@@ -150,13 +150,15 @@ def _all_hashes(values: Sequence[object]) -> bool:
 
 
 def verify_inclusion(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> bool:
-    """Whether `proof` shows `leaf` (a leaf hash) at `index` in the tree of `size` with `root`."""
-    if not (0 <= index < size and _is_hash(leaf) and _is_hash(root) and _all_hashes(proof)):
+    """Whether `proof` shows `leaf_hash` at `index` in the tree of `size` leaves with `root`."""
+    if not (0 <= index < size and _is_hash(leaf_hash) and _is_hash(root)):
+        return False
+    if not _all_hashes(proof):
         return False
     # RFC 9162 section 2.1.3.2.
-    node, last, computed = index, size - 1, leaf
+    node, last, computed = index, size - 1, leaf_hash
     for sibling in proof:
         if last == 0:
             return False
@@ -260,13 +262,16 @@ class TreeHead:
 
 
 def sign_tree_head(
-    size: int, root: bytes, private_key: Ed25519PrivateKey, when: datetime | None = None
+    size: int, root_bytes: bytes, private_key: Ed25519PrivateKey, when: datetime | None = None
 ) -> TreeHead:
-    """Sign the head of a log of `size` entries with this `root` hash, at `when` (now)."""
-    if size < 0 or not _is_hash(root):
-        raise InputError(f"cannot sign a tree head of size {size} with a {len(root)}-byte root.")
+    """Sign the head of a log of `size` entries with root hash `root_bytes`, at `when` (now)."""
+    if size < 0 or not _is_hash(root_bytes):
+        raise InputError(
+            f"cannot sign a tree head of size {size} with a {len(root_bytes)}-byte root; "
+            "give the 32-byte root hash of a log of 0 or more entries."
+        )
     raw = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    unsigned = TreeHead(size, root.hex(), _utc(when), "", public_key_id(raw))
+    unsigned = TreeHead(size, root_bytes.hex(), _utc(when), "", public_key_id(raw))
     signature = private_key.sign(unsigned.signed_bytes()).hex()
     return TreeHead(unsigned.size, unsigned.root, unsigned.time, signature, unsigned.key_id)
 
