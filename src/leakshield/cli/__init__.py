@@ -5,6 +5,7 @@ from leakshield.cli import (  # noqa: F401  (registers commands)
     _apikey,
     _bank,
     _case,
+    _case_export,
     _config,
     _db,
     _doctor,

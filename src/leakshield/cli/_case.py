@@ -65,14 +65,8 @@ def _passphrase(path: Path | None, *, new: bool = False) -> bytes:
     return str(typed).encode()
 
 
-def _vault(settings: Settings) -> object:
-    from leakshield.evidence import Vault
-
-    return Vault(settings.data_dir / "cases")
-
-
 @contextmanager
-def _opened(
+def opened_case(
     state: CliState, case: str, passphrase_file: Path | None
 ) -> Iterator[tuple[Settings, OpenCase]]:
     from leakshield.evidence import Vault
@@ -149,7 +143,7 @@ def show_command(
 ) -> None:
     """A case's title, items and latest signed tree head."""
     state = CliState.of(ctx, data_dir=data_dir, json=json)
-    with _opened(state, case, passphrase_file) as (_, opened):
+    with opened_case(state, case, passphrase_file) as (_, opened):
         items = opened.items()
         head = opened.tree_heads[-1]
         record = {
@@ -195,7 +189,7 @@ def add_file_command(
     if not files:
         raise UsageError("no files under the directories given")
     stderr, failed = Console(stderr=True, highlight=False), 0
-    with _opened(state, case, passphrase_file) as (settings, opened):
+    with opened_case(state, case, passphrase_file) as (settings, opened):
         limits = MediaLimits.from_settings(settings)
         for path in with_progress(files, "adding", stderr):
             try:
@@ -228,7 +222,7 @@ def note_command(
 
     state = CliState.of(ctx, data_dir=data_dir, json=json)
     body = sys.stdin.read(200_001) if text == "-" else text
-    with _opened(state, case, passphrase_file) as (_, opened):
+    with opened_case(state, case, passphrase_file) as (_, opened):
         item = add_note(opened, body, actor=actor)
         state.output.result(item.to_record(), f"{item.id}  note recorded")
 
@@ -254,7 +248,7 @@ def passphrase_command(
     new = read_passphrase(new_passphrase_file, "")
     assert new is not None
     state = CliState.of(ctx, data_dir=data_dir, json=json)
-    with _opened(state, case, passphrase_file) as (_, opened):
+    with opened_case(state, case, passphrase_file) as (_, opened):
         opened.change_passphrase(new, actor=actor)
         state.output.result(
             {"id": opened.case_id, "passphrase_changed": True}, "passphrase changed"
