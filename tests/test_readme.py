@@ -160,3 +160,25 @@ def test_analyze_examples_run(
     assert {f["evidence"]["your_photo"] for f in sources} >= {"IMG_0412.jpg", "photo.jpg"}
     regions = next(f for f in sources if f["analyzer"] == "derivation")["evidence"]
     assert len(regions["changed_regions"]) >= 1
+
+
+def test_evidence_examples_run(
+    cli: Callable[..., CliResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Image.fromarray(skimage.data.coffee()).save(tmp_path / "leak.jpg", quality=85)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LEAKSHIELD_CASE_PASSPHRASE", "correct horse battery staple")
+    [block] = [b for b in code_blocks("Usage") if any("leakshield case new" in x for x in b)]
+    assert len(block) == 4
+    case_id = ""
+    results = []
+    for line in block:
+        words = [case_id if w == "CASE" else w for w in shlex.split(line.split("#")[0])[1:]]
+        result = cli(*words, "--json") if words[0] == "case" else cli(*words)
+        assert result.exit_code == 0, f"{line}: {result.stderr}"
+        results.append(result)
+        case_id = case_id or results[0].json_lines()[0]["id"]
+    [added] = results[1].json_lines()
+    assert added["files"][0]["name"] == "leak.jpg" and added["pdq"]
+    assert (tmp_path / "bundle.zip").is_file()
+    assert "ok" in results[3].stdout.lower()
