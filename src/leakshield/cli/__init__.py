@@ -4,6 +4,7 @@ from leakshield.cli import (  # noqa: F401  (registers commands)
     _analyze,
     _apikey,
     _bank,
+    _bundle,
     _case,
     _case_export,
     _config,

@@ -1,6 +1,11 @@
 """Evidence: encrypted cases of files, notes and web captures, every action a leaf of a
 signed, tamper-evident Merkle log, and court bundles that anyone can verify."""
 
+from leakshield.evidence._bundle import BundleSource, BundleSummary, export_bundle
+from leakshield.evidence._bundle_format import BundleLimits, Problem
+from leakshield.evidence._bundle_verify import BundleVerification, verify_bundle
+from leakshield.evidence._capture import Capture, CaptureOptions, capture, chromium_path
+from leakshield.evidence._capture_guard import CaptureRefused
 from leakshield.evidence._crypto import KdfParams
 from leakshield.evidence._items import add_capture, add_file, add_note
 from leakshield.evidence._merkle import TreeHead
@@ -15,6 +20,13 @@ from leakshield.evidence._model import (
 from leakshield.evidence._vault import OpenCase, Vault
 
 __all__ = [
+    "BundleLimits",
+    "BundleSource",
+    "BundleSummary",
+    "BundleVerification",
+    "Capture",
+    "CaptureOptions",
+    "CaptureRefused",
     "CaseBusyError",
     "CaseNotFoundError",
     "CaseSummary",
@@ -23,9 +35,14 @@ __all__ = [
     "KdfParams",
     "OpenCase",
     "PassphraseError",
+    "Problem",
     "TreeHead",
     "Vault",
     "add_capture",
     "add_file",
     "add_note",
+    "capture",
+    "chromium_path",
+    "export_bundle",
+    "verify_bundle",
 ]

@@ -65,7 +65,8 @@ def add_note(case: OpenCase, text: str, *, actor: str | None = None) -> Evidence
 def add_capture(case: OpenCase, capture: Capture, *, actor: str | None = None) -> EvidenceItem:
     """Record a web capture and seal its files; a failed capture is recorded too, with
     its reason."""
-    objects, files = {}, []
+    objects: dict[str, str] = {}
+    files: list[dict[str, object]] = []
     for path in capture.files:
         digest = hashlib.sha256()
         with path.open("rb") as source:
@@ -82,7 +83,7 @@ def add_capture(case: OpenCase, capture: Capture, *, actor: str | None = None) -
         )
     details = capture.to_record()
     main = next((f for f in files if f["name"] == "screenshot.png"), files[0] if files else None)
-    sha256 = main["sha256"] if main else hashlib.sha256(_canonical(details)).hexdigest()
+    sha256 = str(main["sha256"]) if main else hashlib.sha256(_canonical(details)).hexdigest()
     item = _item(case, "capture", files, sha256, actor)
     item["capture"] = details
     action = "capture-failed" if capture.error else "capture-added"
