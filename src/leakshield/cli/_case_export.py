@@ -71,11 +71,13 @@ def capture_command(
             item = add_capture(opened, result, actor=actor)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-    state.output.result(
-        item.to_record(),
+    human = (
         f"{item.id}  {escape(result.final_url or url)}  status {result.status}  "
-        f"screenshot sha256 {item.sha256}",
+        f"screenshot sha256 {item.sha256}"
+        if not result.error
+        else f"{item.id}  {escape(url)}  failed capture recorded"
     )
+    state.output.result(item.to_record(), human)
     if result.error:
         stderr.print(f"[red]capture failed:[/] {escape(result.error)} (recorded as {item.id})")
         raise typer.Exit(int(ExitCode.BAD_INPUT))
@@ -109,6 +111,10 @@ def export_command(
         # Logged first, so that the bundle's last signed head covers its own export.
         opened.append("exported", None, {"bundle": output.name, "hashes_only": hashes_only}, actor)
         summary = export_bundle(opened, output, hashes_only=hashes_only)
+    if summary.pdf_skipped:
+        Console(stderr=True, highlight=False).print(
+            f"report.pdf left out: {escape(summary.pdf_skipped)} (report.html is in the bundle)"
+        )
     state.output.result(
         {"case": opened.case_id, "bundle": str(output), **summary.to_record()},
         f"bundle written to {escape(str(output))}; check it with `leakshield bundle verify "

@@ -67,9 +67,10 @@ def check_url(url: str) -> Destination:
         ) from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
+        what = f"a {scheme}: address" if scheme else "missing its http:// or https://"
         raise CaptureRefused(
-            f"only http and https pages can be captured, not {scheme or 'this'}: {url!r}; "
-            "give the page's web address (https://...)"
+            f"only http and https pages can be captured, and {url!r} is {what}; "
+            "give the page's full web address (https://...)"
         )
     if not parts.hostname:
         raise CaptureRefused(f"{url!r} names no host; give a full address (https://host/path)")

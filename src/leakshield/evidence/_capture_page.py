@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import threading
@@ -18,6 +17,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from leakshield.evidence._capture import Capture, CaptureOptions, refused, utc_now
 from leakshield.evidence._capture_proxy import EgressProxy
+from leakshield.evidence._capture_record import describe, write_headers
 from leakshield.evidence._capture_shot import take_screenshot
 
 __all__ = ["run_capture"]
@@ -77,9 +77,12 @@ def run_capture(
         files: list[Path] = []
         if outcome.keep_files:
             files = _keep(page, context, workdir, options, captured_at, outcome)
-        described = _describe(page, url, outcome, trace)
+        response = trace.responses[-1] if trace.responses else outcome.response
+        described = describe(page, response, trace.requests, outcome.keep_files)
         if described.status is not None:
-            files.append(_write_headers(workdir, url, described, proxy, captured_at))
+            host = (urlsplit(described.final_url or url).hostname or "").lower()
+            server = proxy.connected.get(host)
+            files.append(write_headers(workdir, url, described, server, captured_at))
     except PlaywrightError as exc:
         # The page navigated away mid-way, or the watchdog killed a stuck browser.
         _raise_if_refused(url, trace, proxy)
@@ -270,66 +273,6 @@ def _keep(
     return files
 
 
-@dataclass(frozen=True)
-class _Described:
-    """The page's address, redirects, status, headers and title."""
-
-    final_url: str | None
-    redirects: tuple[str, ...]
-    status: int | None
-    headers: dict[str, str]
-    title: str | None
-    exchanges: dict[str, object]
-
-
-def _describe(page: Page, url: str, outcome: _Outcome, trace: _Trace) -> _Described:
-    """What the capture records of the page, from its last document response."""
-    response = trace.responses[-1] if trace.responses else outcome.response
-    chain = trace.requests
-    if response is not None and response.request in chain:
-        chain = chain[: chain.index(response.request) + 1]
-    hops = [{"url": request.url, **_exchange(request.response())} for request in chain[:-1]]
-    final_url = page.url if _is_web(page.url) else (response.url if response else None)
-    return _Described(
-        final_url=final_url,
-        redirects=tuple(request.url for request in chain[:-1]),
-        status=response.status if response else None,
-        headers=response.all_headers() if response else {},
-        title=page.title() if outcome.keep_files else None,
-        exchanges={**_exchange(response), "redirects": hops},
-    )
-
-
-def _exchange(response: Response | None) -> dict[str, object]:
-    """One response as headers.json keeps it: status, and headers in order, repeats kept."""
-    if response is None:
-        return {"status": None}
-    return {
-        "status": response.status,
-        "status_text": response.status_text,
-        "request_headers": [[h["name"], h["value"]] for h in response.request.headers_array()],
-        "response_headers": [[h["name"], h["value"]] for h in response.headers_array()],
-    }
-
-
-def _write_headers(
-    workdir: Path, url: str, page: _Described, proxy: EgressProxy, captured_at: str
-) -> Path:
-    """headers.json: every response of the page's navigation, and the server's address."""
-    host = (urlsplit(page.final_url or url).hostname or "").lower()
-    document = {
-        "url": url,
-        "final_url": page.final_url,
-        "captured_at": captured_at,
-        "server_address": proxy.connected.get(host),
-        **page.exchanges,
-    }
-    workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / "headers.json"
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
-
-
 def _failed(url: str, options: CaptureOptions, versions: dict[str, str], error: str) -> Capture:
     return Capture(
         url, None, (), None, {}, None, utc_now(), versions, (), error, options.with_media
@@ -371,10 +314,6 @@ def _evaluate(page: Page, expression: str) -> object:
         return page.evaluate(expression)
     except PlaywrightError:
         return None
-
-
-def _is_web(url: str) -> bool:
-    return url.startswith(("http://", "https://"))
 
 
 def _ms_left(deadline: float) -> float:

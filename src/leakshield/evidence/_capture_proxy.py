@@ -122,7 +122,7 @@ class EgressProxy:
                 continue
             sock.settimeout(None)
             self.connected[key] = str(address)
-            return self._track(sock)
+            return self.hold(sock)
         self.failed[key] = f"could not connect to {key} port {port} ({error})"
         return None
 
@@ -138,12 +138,14 @@ class EgressProxy:
                 threading.Thread(target=self._close_all, daemon=True).start()
             return allowed
 
-    def _track(self, sock: socket.socket) -> socket.socket:
+    def hold(self, sock: socket.socket) -> socket.socket:
+        """Keep `sock` to close when the capture ends or passes the size limit."""
         with self._lock:
             self._sockets.add(sock)
         return sock
 
-    def _forget(self, sock: socket.socket) -> None:
+    def release(self, sock: socket.socket) -> None:
+        """Close `sock`, done with."""
         with self._lock:
             self._sockets.discard(sock)
         sock.close()
@@ -171,7 +173,7 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         proxy = self.server.proxy
-        client = proxy._track(self.request)
+        client = proxy.hold(self.request)
         upstream = None
         try:
             client.settimeout(proxy.connect_timeout)
@@ -198,8 +200,8 @@ class _Handler(socketserver.BaseRequestHandler):
             return
         finally:
             if upstream is not None:
-                proxy._forget(upstream)
-            proxy._forget(client)
+                proxy.release(upstream)
+            proxy.release(client)
 
 
 def _read_head(sock: socket.socket) -> bytes | None:
