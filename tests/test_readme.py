@@ -181,4 +181,4 @@ def test_evidence_examples_run(
     [added] = results[1].json_lines()
     assert added["files"][0]["name"] == "leak.jpg" and added["pdq"]
     assert (tmp_path / "bundle.zip").is_file()
-    assert "ok" in results[3].stdout.lower()
+    assert "bundle.zip: intact" in results[3].stdout

@@ -12,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from leakshield import __version__
 from leakshield.errors import ConfigError
 from leakshield.evidence._capture_guard import (
     AddressRefused,
@@ -32,6 +34,7 @@ from leakshield.evidence._capture_guard import (
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
+    from playwright.sync_api._context_manager import PlaywrightContextManager
 
     from leakshield.evidence._capture_proxy import EgressProxy
 
@@ -243,10 +246,6 @@ class Capturer:
                 f"Chromium ({self.chromium}) did not start: {detail}; check that "
                 f"`{self.chromium} --headless --version` runs, or {_INSTALL_HINT}"
             ) from exc
-        from importlib.metadata import version
-
-        from leakshield import __version__
-
         self._versions = {
             "leakshield": __version__,
             "playwright": version("playwright"),
@@ -281,7 +280,7 @@ def _precheck(url: str, options: CaptureOptions) -> None:
         pass
 
 
-def _playwright() -> Any:
+def _playwright() -> Callable[[], PlaywrightContextManager]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
