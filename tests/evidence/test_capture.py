@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -157,7 +159,18 @@ def test_a_page_that_does_not_answer_in_time_is_a_failed_capture(
     assert (result.status, result.final_url, result.files) == (None, None, ())
 
 
-def test_a_host_that_does_not_exist_is_a_failed_capture(capturer: Capturer, tmp_path: Path) -> None:
+def test_a_host_that_does_not_exist_is_a_failed_capture(
+    capturer: Capturer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: str, *args: Any, **kwargs: Any) -> Any:
+        # As a resolver answers for .invalid (RFC 6761), without waiting on one.
+        if host.endswith(".invalid"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     result = capturer.capture("http://nothing.invalid/page", tmp_path, CaptureOptions())
     assert result.error is not None
     assert "nothing.invalid could not be resolved" in result.error

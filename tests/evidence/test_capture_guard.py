@@ -123,7 +123,13 @@ def test_one_private_answer_among_public_ones_is_enough_to_refuse(
         resolve("mixed.example", 80, allow_private=False)
 
 
-def test_a_name_that_does_not_resolve_is_a_failure_not_a_refusal() -> None:
+def test_a_name_that_does_not_resolve_is_a_failure_not_a_refusal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def fake_getaddrinfo(host: str, port: int, **kwargs: object) -> list[tuple[object, ...]]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
     with pytest.raises(ResolveFailed, match=r"nothing\.invalid could not be resolved"):
         resolve("nothing.invalid", 80, allow_private=False)
 

@@ -4,7 +4,13 @@ signed, tamper-evident Merkle log, and court bundles that anyone can verify."""
 from leakshield.evidence._bundle import BundleSource, BundleSummary, export_bundle
 from leakshield.evidence._bundle_format import BundleLimits, Problem
 from leakshield.evidence._bundle_verify import BundleVerification, verify_bundle
-from leakshield.evidence._capture import Capture, CaptureOptions, capture, chromium_path
+from leakshield.evidence._capture import (
+    Capture,
+    CaptureOptions,
+    Capturer,
+    capture,
+    chromium_path,
+)
 from leakshield.evidence._capture_guard import CaptureRefused
 from leakshield.evidence._crypto import KdfParams
 from leakshield.evidence._items import add_capture, add_file, add_note
@@ -27,6 +33,7 @@ __all__ = [
     "Capture",
     "CaptureOptions",
     "CaptureRefused",
+    "Capturer",
     "CaseBusyError",
     "CaseNotFoundError",
     "CaseSummary",

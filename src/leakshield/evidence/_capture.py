@@ -205,8 +205,10 @@ class Capturer:
             self._stack.close()
 
     def capture(self, url: str, workdir: Path, options: CaptureOptions | None = None) -> Capture:
-        """Capture `url` into `workdir`, as `capture` does (`options.chromium` aside: the
-        capturer's Chromium is used)."""
+        """Capture `url` into `workdir`, as `capture` does.
+
+        `options.chromium` is not used: the capturer's own Chromium is.
+        """
         from leakshield.evidence._capture_page import run_capture
 
         options = options or CaptureOptions()

@@ -299,7 +299,7 @@ class _Watchdog:
         self.fired.set()
         for pid in self._pids:
             with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
 def _close_quietly(context: BrowserContext) -> None:

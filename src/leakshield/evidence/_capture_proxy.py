@@ -127,8 +127,10 @@ class EgressProxy:
         return None
 
     def take(self, size: int) -> int:
-        """Count `size` bytes received from a site; how many of them may still be relayed
-        (fewer than `size` once the size limit is reached: then every transfer stops)."""
+        """Count `size` bytes received from a site; return how many may be relayed.
+
+        Fewer than `size` once the size limit is reached, and then every transfer stops.
+        """
         with self._lock:
             allowed = max(0, min(size, self.max_bytes - self.bytes_in))
             self.bytes_in += size

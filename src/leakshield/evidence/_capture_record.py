@@ -31,8 +31,11 @@ class Described:
 def describe(
     page: Page, response: Response | None, requests: list[Request], with_title: bool
 ) -> Described:
-    """What the capture records of `page`: `response` is its document's, `requests` the
-    main frame's navigation requests in order (redirect hops, and the page's own)."""
+    """What the capture records of `page`.
+
+    `response` is its document's; `requests` are the main frame's navigation
+    requests in order (redirect hops, and navigations by the page's own scripts).
+    """
     chain = requests
     if response is not None and response.request in chain:
         chain = chain[: chain.index(response.request) + 1]
@@ -63,8 +66,7 @@ def _exchange(response: Response | None) -> dict[str, object]:
 def write_headers(
     workdir: Path, url: str, page: Described, server_address: str | None, captured_at: str
 ) -> Path:
-    """Write headers.json: every response of the page's navigation, and the address of
-    the server that answered."""
+    """Write headers.json: every response of the navigation, and the server's address."""
     document = {
         "url": url,
         "final_url": page.final_url,
