@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from leakshield.cli._identity import read_passphrase
 from leakshield.cli._lookup import RecursiveOption, one_input, report_failure, with_progress
@@ -164,7 +165,12 @@ def show_command(
                 escape(item.label),
                 item.sha256[:16],
             )
-        state.output.result(record, table)
+        heading = Text.from_markup(
+            f"[bold]{escape(opened.title)}[/]  case {opened.case_id}, created {opened.created}\n"
+            f"signed tree head: {head.size} log entries, root {head.root}, {head.time}, "
+            f"key {opened.key_id}"
+        )
+        state.output.result(record, Group(heading, table) if items else heading)
 
 
 @case_app.command("add-file")

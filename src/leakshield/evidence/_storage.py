@@ -85,6 +85,14 @@ class CaseFiles:
             ) from None
         self._lock = fd
 
+    def moved_to(self, folder: Path) -> CaseFiles:
+        """Rename the case's folder to ``folder`` (atomically), keeping the lock held."""
+        self.folder.rename(folder)
+        _sync_folder(folder.parent)
+        moved = CaseFiles(folder)
+        moved._lock, self._lock = self._lock, None
+        return moved
+
     def unlock(self) -> None:
         if self._lock is not None:
             os.close(self._lock)
@@ -99,9 +107,11 @@ class CaseFiles:
             handle.flush()
             os.fsync(handle.fileno())
 
-    def read_records(self) -> list[bytes]:
+    def read_records(self, committed: int = 0) -> list[bytes]:
         """Every complete sealed record; an incomplete one at the end (a crash while
-        appending, never committed) is cut off."""
+        appending, never committed) is cut off, unless that would lose one of the first
+        ``committed`` records (those a signed tree head covers): then the log is damaged,
+        and is left as it is."""
         try:
             data = self.log.read_bytes()
         except FileNotFoundError:
@@ -116,6 +126,11 @@ class CaseFiles:
                 break
             records.append(data[at + _LENGTH.size : end])
             at = end
+        if at != len(data) and len(records) < committed:
+            raise DamagedCaseError(
+                f"the case log is damaged at record {len(records)} (byte {at}); "
+                "it was left as it is"
+            )
         if at != len(data):
             with self.log.open("r+b") as handle:
                 handle.truncate(at)
@@ -130,8 +145,9 @@ class CaseFiles:
             handle.flush()
             os.fsync(handle.fileno())
 
-    def read_heads(self) -> list[dict[str, Any]]:
-        """Every complete head; a line cut off by a crash is dropped."""
+    def read_heads(self, *, repair: bool = True) -> list[dict[str, Any]]:
+        """Every complete head; a line cut off by a crash is dropped (and, with ``repair``,
+        removed from the file; a reader that holds no lock must not write)."""
         try:
             text = self.heads.read_text()
         except FileNotFoundError:
@@ -140,10 +156,13 @@ class CaseFiles:
         complete, heads = lines[:-1], []
         for number, line in enumerate(complete, 1):
             try:
-                heads.append(json.loads(line))
+                head = json.loads(line)
             except ValueError:
-                raise DamagedCaseError(f"tree head {number} of the case is damaged") from None
-        if lines[-1]:
+                head = None
+            if not isinstance(head, dict):
+                raise DamagedCaseError(f"tree head {number} of the case is damaged")
+            heads.append(head)
+        if lines[-1] and repair:
             fd, name = tempfile.mkstemp(prefix=_TEMP, dir=self.folder)
             with os.fdopen(fd, "w") as handle:
                 handle.write("".join(line + "\n" for line in complete))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import os
 import secrets
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, BinaryIO
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from leakshield.errors import LeakshieldError
 from leakshield.evidence._crypto import (
     KEY_BYTES,
     DecryptingReader,
@@ -26,9 +28,11 @@ from leakshield.evidence._crypto import (
 from leakshield.evidence._merkle import (
     TreeHead,
     leaf_hash,
+    node_hash,
     public_key_id,
     root_hash,
     sign_tree_head,
+    verify_tree_head,
 )
 from leakshield.evidence._model import (
     CaseNotFoundError,
@@ -77,7 +81,9 @@ class Vault:
             )
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         case_id = secrets.token_hex(5)
-        files = CaseFiles(self.root / case_id)
+        # Built in a staging folder and renamed into place once its first record and tree
+        # head are written: a crash or an error never leaves a case without a log.
+        files = CaseFiles(self.root / f"tmp-{case_id}")
         params = kdf or KdfParams(os.urandom(16))
         case_key, signer = os.urandom(KEY_BYTES), Ed25519PrivateKey.generate()
         raw_private = signer.private_bytes(
@@ -99,7 +105,13 @@ class Vault:
         files.write_header(header)
         files.lock()
         case = OpenCase(files, header, case_key, signer, [], [])
-        case.append("case-created", None, {"title": title}, actor)
+        try:
+            case.append("case-created", None, {"title": title}, actor)
+            case.files = files.moved_to(self.root / case_id)
+        except BaseException:
+            files.unlock()
+            shutil.rmtree(files.folder, ignore_errors=True)
+            raise
         return case
 
     def open(self, reference: str, passphrase: bytes | None) -> OpenCase:
@@ -120,11 +132,12 @@ class Vault:
         signer = Ed25519PrivateKey.from_private_bytes(raw)
         files.lock()
         try:
+            heads = [_head(h) for h in files.read_heads()]
+            committed = heads[-1].size if heads else 0
             records = [
                 _load_record(case_key, aad, number, blob)
-                for number, blob in enumerate(files.read_records())
+                for number, blob in enumerate(files.read_records(committed))
             ]
-            heads = [TreeHead.from_record(h) for h in files.read_heads()]
             case = OpenCase(files, header, case_key, signer, records, heads)
             case.recover()
         except BaseException:
@@ -152,25 +165,28 @@ class Vault:
             files = CaseFiles(folder)
             try:
                 header = files.read_header()
-                heads = files.read_heads()
-            except DamagedCaseError:
-                continue
-            last = heads[-1] if heads else {}
-            found.append(
-                CaseSummary(
-                    header["id"],
-                    header["created"],
-                    int(last.get("size", 0)),
-                    last.get("time"),
-                    public_key_id(bytes.fromhex(header["public_key"])),
+                heads = [_head(h) for h in files.read_heads(repair=False)]
+                key_id = public_key_id(bytes.fromhex(str(header["public_key"])))
+                summary = CaseSummary(
+                    str(header["id"]),
+                    str(header["created"]),
+                    heads[-1].size if heads else 0,
+                    heads[-1].time if heads else None,
+                    key_id,
                 )
-            )
+            except (LeakshieldError, KeyError, ValueError, TypeError):
+                continue  # a damaged case must not hide the others; `case show` names it
+            found.append(summary)
         return sorted(found, key=lambda s: s.created)
 
     def _folders(self) -> list[Path]:
         if not self.root.is_dir():
             return []
-        return [p for p in self.root.iterdir() if p.is_dir() and (p / "case.json").is_file()]
+        return [
+            p
+            for p in self.root.iterdir()
+            if p.is_dir() and not p.name.startswith("tmp-") and (p / "case.json").is_file()
+        ]
 
 
 class OpenCase:
@@ -272,13 +288,20 @@ class OpenCase:
         self.append("passphrase-changed", None, {}, actor)
 
     def recover(self) -> None:
-        """After a crash: sign what the log holds beyond the last head, drop leftovers."""
+        """Check every signed tree head against the log, then, after a crash, sign what the
+        log holds beyond the last head and drop what interrupted writes left."""
         if self.tree_heads and self.tree_heads[-1].size > len(self.records):
             raise DamagedCaseError("the case's log is shorter than its last signed tree head")
-        if self.tree_heads:
-            last = self.tree_heads[-1]
-            if last.root != root_hash(self._leaves[: last.size]).hex():
-                raise DamagedCaseError("the case's log does not match its last signed tree head")
+        roots = prefix_roots(self._leaves)
+        previous = 0
+        for number, head in enumerate(self.tree_heads, 1):
+            if not verify_tree_head(head, self.public_key):
+                raise DamagedCaseError(f"signed tree head {number} of the case fails its signature")
+            if head.size < previous or not 1 <= head.size <= len(roots):
+                raise DamagedCaseError(f"signed tree head {number} of the case has a wrong size")
+            if head.root != roots[head.size - 1].hex():
+                raise DamagedCaseError(f"the case's log does not match signed tree head {number}")
+            previous = head.size
         if self.records and (not self.tree_heads or self.tree_heads[-1].size < len(self.records)):
             self._sign_head()
         self.files.sweep(self._objects())
@@ -319,6 +342,31 @@ class _Tap:
         data = self.source.read(size)
         self.on_bytes(data)
         return data
+
+
+def _head(record: dict[str, Any]) -> TreeHead:
+    try:
+        return TreeHead.from_record(record)
+    except LeakshieldError:
+        raise DamagedCaseError("a signed tree head of the case is damaged") from None
+
+
+def prefix_roots(leaves: list[bytes]) -> list[bytes]:
+    """The Merkle root of every prefix of ``leaves`` (sizes 1 to n), in one pass: a stack
+    of complete subtrees, folded from the right as RFC 6962 splits a tree."""
+    stack: list[tuple[int, bytes]] = []
+    roots = []
+    for leaf in leaves:
+        size, node = 1, leaf
+        while stack and stack[-1][0] == size:
+            below = stack.pop()[1]
+            size, node = size * 2, node_hash(below, node)
+        stack.append((size, node))
+        root = stack[-1][1]
+        for _, left in reversed(stack[:-1]):
+            root = node_hash(left, root)
+        roots.append(root)
+    return roots
 
 
 def _load_record(key: bytes, aad: bytes, number: int, blob: bytes) -> dict[str, Any]:
