@@ -80,6 +80,16 @@ class Driver:
         self.process.wait()
 
 
+def _first_commit(out: Path, errors: Path, limit_s: float = 20.0) -> None:
+    """Wait until the writer has printed its first item."""
+    deadline = time.monotonic() + limit_s
+    while not out.exists() or not out.stat().st_size:
+        assert time.monotonic() < deadline, (
+            f"nothing committed in {limit_s} s: {errors.read_text()}"
+        )
+        time.sleep(0.001)
+
+
 def _left_behind(folder: Path) -> Counter[str]:
     """What a killed writer left for recovery, before the case is opened again."""
     found: Counter[str] = Counter()
@@ -113,18 +123,21 @@ def test_a_writer_killed_at_random_points_loses_nothing_committed(tmp_path: Path
     heads: list[TreeHead] = []
     seen: Counter[str] = Counter()
     items_checked = 0
-    with (tmp_path / "driver-errors.txt").open("w") as errors:
+    errors_file = tmp_path / "driver-errors.txt"
+    with errors_file.open("w") as errors:
         driver = Driver(vault.root, case_id, errors)
         try:
             for run in range(KILLS):
                 out = tmp_path / f"run-{run}.txt"
                 pid = driver.start(run, out)
+                if run % 2:  # half the kills land after a first commit, however slow the host
+                    _first_commit(out, errors_file)
                 time.sleep(rng.uniform(0, MAX_DELAY_S))
                 os.kill(pid, signal.SIGKILL)
                 status = driver.reap(pid)
                 assert os.WIFSIGNALED(status) or os.WEXITSTATUS(status) == 0, (
-                    tmp_path / "driver-errors.txt"
-                ).read_text()
+                    f"run {run}: the writer failed ({status}): {errors_file.read_text()}"
+                )
                 printed = [line.split() for line in out.read_text().splitlines()]
                 committed.update((item_id, digest) for item_id, digest in printed)
                 seen["items printed"] += len(printed)
@@ -154,4 +167,4 @@ def test_a_writer_killed_at_random_points_loses_nothing_committed(tmp_path: Path
             f"item-{n:04d}" for n in range(1, len(case.items()) + 1)
         ]
     print(f"\n{KILLS} kills, {len(case.items())} items; {dict(seen)}")
-    assert seen["items printed"] > KILLS, "the writers hardly committed anything"
+    assert seen["items printed"] >= KILLS // 2
