@@ -211,6 +211,7 @@ class OpenCase:
         aad = self.case_id.encode()
         self.title = open_sealed(key, bytes.fromhex(header["title"]), b"title:" + aad).decode()
         self._leaves = [leaf_hash(canonical_json(r)) for r in records]
+        self._tree = _Tree(self._leaves)
 
     def __enter__(self) -> OpenCase:
         return self
@@ -274,6 +275,7 @@ class OpenCase:
         self.files.append_record(seal(self._key, canonical_json(record), aad))
         self.records.append(record)
         self._leaves.append(leaf_hash(canonical_json(record)))
+        self._tree.add(self._leaves[-1])
         self._sign_head()
         return record
 
@@ -313,7 +315,7 @@ class OpenCase:
         return found
 
     def _sign_head(self) -> None:
-        head = sign_tree_head(len(self._leaves), root_hash(self._leaves), self._signer)
+        head = sign_tree_head(len(self._leaves), self._tree.root(), self._signer)
         self.files.append_head(head.to_record())
         self.tree_heads.append(head)
 
@@ -351,21 +353,38 @@ def _head(record: dict[str, Any]) -> TreeHead:
         raise DamagedCaseError("a signed tree head of the case is damaged") from None
 
 
-def prefix_roots(leaves: list[bytes]) -> list[bytes]:
-    """The Merkle root of every prefix of ``leaves`` (sizes 1 to n), in one pass: a stack
-    of complete subtrees, folded from the right as RFC 6962 splits a tree."""
-    stack: list[tuple[int, bytes]] = []
-    roots = []
-    for leaf in leaves:
+class _Tree:
+    """The log's Merkle tree as a stack of complete subtrees: adding a leaf and taking the
+    root cost O(log n), so a long log does not slow each action down."""
+
+    def __init__(self, leaves: list[bytes]) -> None:
+        self.stack: list[tuple[int, bytes]] = []
+        for leaf in leaves:
+            self.add(leaf)
+
+    def add(self, leaf: bytes) -> None:
         size, node = 1, leaf
-        while stack and stack[-1][0] == size:
-            below = stack.pop()[1]
+        while self.stack and self.stack[-1][0] == size:
+            below = self.stack.pop()[1]
             size, node = size * 2, node_hash(below, node)
-        stack.append((size, node))
-        root = stack[-1][1]
-        for _, left in reversed(stack[:-1]):
+        self.stack.append((size, node))
+
+    def root(self) -> bytes:
+        """RFC 6962's root: the subtrees folded from the right, as it splits a tree."""
+        if not self.stack:
+            return root_hash([])
+        root = self.stack[-1][1]
+        for _, left in reversed(self.stack[:-1]):
             root = node_hash(left, root)
-        roots.append(root)
+        return root
+
+
+def prefix_roots(leaves: list[bytes]) -> list[bytes]:
+    """The Merkle root of every prefix of ``leaves`` (sizes 1 to n), in one pass."""
+    tree, roots = _Tree([]), []
+    for leaf in leaves:
+        tree.add(leaf)
+        roots.append(tree.root())
     return roots
 
 
