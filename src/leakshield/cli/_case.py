@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 CASE_PASSPHRASE_ENV = SECRET_ENV_VARS[1]  # the name of the variable, not a secret
 
+_BATCH = 32
+
 case_app = typer.Typer(
     help="Evidence cases: encrypted at rest, every action in a signed, tamper-evident log.",
     no_args_is_help=True,
@@ -186,7 +188,7 @@ def add_file_command(
 ) -> None:
     """Copy files into the case (the originals are never moved or changed) and record each
     with its SHA-256, PDQ or vPDQ, size, type, original path and modification time."""
-    from leakshield.evidence import add_file
+    from leakshield.evidence import add_files
     from leakshield.media import MediaLimits
     from leakshield.signals import expand_paths
 
@@ -197,17 +199,19 @@ def add_file_command(
     stderr, failed = Console(stderr=True, highlight=False), 0
     with opened_case(state, case, passphrase_file) as (settings, opened):
         limits = MediaLimits.from_settings(settings)
-        for path in with_progress(files, "adding", stderr):
-            try:
-                with one_input():
-                    item = add_file(opened, path, limits=limits, actor=actor)
-            except LeakshieldError as exc:
-                failed += 1
-                report_failure(state.output, stderr, str(path), exc)
-                continue
-            state.output.result(
-                item.to_record(), f"{item.id}  {escape(str(path))}  sha256 {item.sha256}"
-            )
+        # Committed a batch at a time: one sync of the log for many files.
+        batches = [files[i : i + _BATCH] for i in range(0, len(files), _BATCH)]
+        for batch in with_progress(batches, "adding", stderr):
+            with one_input():
+                results = add_files(opened, batch, limits=limits, actor=actor)
+            for path, result in zip(batch, results, strict=True):
+                if isinstance(result, LeakshieldError):
+                    failed += 1
+                    report_failure(state.output, stderr, str(path), result)
+                    continue
+                state.output.result(
+                    result.to_record(), f"{result.id}  {escape(str(path))}  sha256 {result.sha256}"
+                )
     if failed:
         stderr.print(f"{failed} of {len(files)} files could not be added")
         raise typer.Exit(int(ExitCode.BAD_INPUT))

@@ -13,7 +13,7 @@ from leakshield.evidence._capture import (
 )
 from leakshield.evidence._capture_guard import CaptureRefused
 from leakshield.evidence._crypto import KdfParams
-from leakshield.evidence._items import add_capture, add_file, add_note
+from leakshield.evidence._items import add_capture, add_file, add_files, add_note
 from leakshield.evidence._merkle import TreeHead
 from leakshield.evidence._model import (
     CaseBusyError,
@@ -47,6 +47,7 @@ __all__ = [
     "Vault",
     "add_capture",
     "add_file",
+    "add_files",
     "add_note",
     "capture",
     "chromium_path",

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leakshield.errors import LeakshieldError
 from leakshield.evidence._model import EvidenceItem
 from leakshield.evidence._vault import OpenCase, item_of, now, who
 from leakshield.media import MediaLimits
@@ -16,7 +18,7 @@ from leakshield.media import MediaLimits
 if TYPE_CHECKING:
     from leakshield.evidence._capture import Capture
 
-__all__ = ["MAX_NOTE", "add_capture", "add_file", "add_note"]
+__all__ = ["MAX_NOTE", "add_capture", "add_file", "add_files", "add_note"]
 
 MAX_NOTE = 100_000
 
@@ -26,11 +28,44 @@ def add_file(
 ) -> EvidenceItem:
     """Copy ``path`` into the case (sealed) and record it, with its digests and PDQ or
     vPDQ, size, type, where it was and when it last changed."""
+    (result,) = add_files(case, [path], limits=limits, actor=actor)
+    if isinstance(result, LeakshieldError):
+        raise result
+    return result
+
+
+def add_files(
+    case: OpenCase, paths: Sequence[Path], *, limits: MediaLimits, actor: str | None = None
+) -> list[EvidenceItem | LeakshieldError]:
+    """`add_file` for several files, committed together: each is sealed and synced, then
+    one sync of the folder and one log write commit them all. A file that cannot be added
+    gives its error in its place; the others go in."""
+    slots: list[LeakshieldError | int] = []  # an error, or the entry that commits it
+    entries: list[tuple[str, dict[str, Any] | None, dict[str, Any], str | None]] = []
+    first = int(case.next_item_id().split("-")[1])
+    for path in paths:
+        try:
+            item, objects = _seal_file(case, path, limits, first + len(entries), actor)
+        except LeakshieldError as exc:
+            slots.append(exc)
+            continue
+        slots.append(len(entries))
+        entries.append(("file-added", item, {"objects": objects}, actor))
+    records: list[dict[str, Any]] = []
+    if entries:
+        case.files.sync_objects()
+        records = case.append_many(entries)
+    return [slot if isinstance(slot, LeakshieldError) else item_of(records[slot]) for slot in slots]
+
+
+def _seal_file(
+    case: OpenCase, path: Path, limits: MediaLimits, number: int, actor: str | None
+) -> tuple[dict[str, Any], dict[str, str]]:
     size = limits.check_file(path)  # a regular, bounded file, before anything reads it
     modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(microsecond=0)
     digest = hashlib.sha256()
     with path.open("rb") as source:
-        object_id, stored = case.store(source, digest.update)
+        object_id, stored = case.store(source, digest.update, sync_folder=False)
     if stored != size:
         raise_changed(path)
     media_type, pdq, vpdq = _signals(path, limits)
@@ -39,13 +74,13 @@ def add_file(
     ]
     item = _item(case, "file", files, digest.hexdigest(), actor)
     item.update(
+        id=f"item-{number:04d}",
         pdq=pdq,
         vpdq=vpdq,
         original_path=str(path.resolve()),
         mtime=modified.isoformat(),
     )
-    record = case.append("file-added", item, {"objects": {path.name: object_id}}, actor)
-    return item_of(record)
+    return item, {path.name: object_id}
 
 
 def add_note(case: OpenCase, text: str, *, actor: str | None = None) -> EvidenceItem:

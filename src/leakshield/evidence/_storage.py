@@ -100,10 +100,10 @@ class CaseFiles:
 
     # The log
 
-    def append_record(self, sealed: bytes) -> None:
-        """Append one sealed record and sync: once this returns, the record is committed."""
+    def append_record(self, *sealed: bytes) -> None:
+        """Append sealed records and sync: once this returns, they are committed."""
         with self.log.open("ab") as handle:
-            handle.write(_LENGTH.pack(len(sealed)) + sealed)
+            handle.write(b"".join(_LENGTH.pack(len(one)) + one for one in sealed))
             handle.flush()
             os.fsync(handle.fileno())
 
@@ -174,8 +174,10 @@ class CaseFiles:
     # Objects
 
     @contextlib.contextmanager
-    def new_object(self) -> Iterator[tuple[str, BinaryIO]]:
-        """A new object to write: renamed into place, synced, when the block ends well."""
+    def new_object(self, *, sync_folder: bool = True) -> Iterator[tuple[str, BinaryIO]]:
+        """A new object to write: synced and renamed into place when the block ends well.
+        Without ``sync_folder`` the caller syncs the folder (`sync_objects`) before any
+        record names the object: once for a batch instead of once a file."""
         self.objects.mkdir(exist_ok=True, mode=0o700)
         object_id = secrets.token_hex(16)
         temporary = self.objects / f"{_TEMP}{object_id}"
@@ -185,9 +187,15 @@ class CaseFiles:
                 handle.flush()
                 os.fsync(handle.fileno())
             temporary.replace(self.objects / object_id)
-            _sync_folder(self.objects)
+            if sync_folder:
+                _sync_folder(self.objects)
         finally:
             temporary.unlink(missing_ok=True)
+
+    def sync_objects(self) -> None:
+        """Make the objects written so far survive a power cut (their names too)."""
+        if self.objects.is_dir():
+            _sync_folder(self.objects)
 
     def workspace(self) -> Path:
         """A scratch folder inside the case (a capture's files before they are sealed);

@@ -245,12 +245,16 @@ class OpenCase:
         return f"item-{sum(1 for r in self.records if r.get('item')) + 1:04d}"
 
     def store(
-        self, source: BinaryIO, on_bytes: Callable[[bytes], None] | None = None
+        self,
+        source: BinaryIO,
+        on_bytes: Callable[[bytes], None] | None = None,
+        *,
+        sync_folder: bool = True,
     ) -> tuple[str, int]:
         """Seal ``source`` into a new object; returns its id and plaintext size. It belongs
         to the case only once a committed record names it."""
         reader = _Tap(source, on_bytes) if on_bytes else source
-        with self.files.new_object() as (object_id, handle):
+        with self.files.new_object(sync_folder=sync_folder) as (object_id, handle):
             size = seal_stream(self._key, reader, handle, object_id.encode())  # type: ignore[arg-type]
         return object_id, size
 
@@ -262,22 +266,36 @@ class OpenCase:
         actor: str | None,
     ) -> dict[str, Any]:
         """Commit one log record (sealed, appended, synced), then sign the new tree head."""
-        record = {
-            "seq": len(self.records),
-            "action": action,
-            "time": now(),
-            "actor": actor or who(),
-            "case": self.case_id,
-            "item": item,
-            "details": details,
-        }
-        aad = self.case_id.encode() + b":%d" % len(self.records)
-        self.files.append_record(seal(self._key, canonical_json(record), aad))
-        self.records.append(record)
-        self._leaves.append(leaf_hash(canonical_json(record)))
-        self._tree.add(self._leaves[-1])
+        return self.append_many([(action, item, details, actor)])[0]
+
+    def append_many(
+        self, entries: list[tuple[str, dict[str, Any] | None, dict[str, Any], str | None]]
+    ) -> list[dict[str, Any]]:
+        """Commit several records with one write and one sync (a group commit), then sign
+        one tree head over them all."""
+        records: list[dict[str, Any]] = []
+        sealed: list[bytes] = []
+        for action, item, details, actor in entries:
+            seq = len(self.records) + len(records)
+            record = {
+                "seq": seq,
+                "action": action,
+                "time": now(),
+                "actor": actor or who(),
+                "case": self.case_id,
+                "item": item,
+                "details": details,
+            }
+            aad = self.case_id.encode() + b":%d" % seq
+            sealed.append(seal(self._key, canonical_json(record), aad))
+            records.append(record)
+        self.files.append_record(*sealed)
+        for record in records:
+            self.records.append(record)
+            self._leaves.append(leaf_hash(canonical_json(record)))
+            self._tree.add(self._leaves[-1])
         self._sign_head()
-        return record
+        return records
 
     def change_passphrase(self, new: bytes, *, actor: str | None = None) -> None:
         """Wrap the case's key under ``new``; nothing stored is re-encrypted."""
