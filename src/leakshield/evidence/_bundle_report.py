@@ -16,6 +16,7 @@ from typing import Any
 
 import jinja2
 
+from leakshield._files import human_size
 from leakshield.evidence._bundle_format import item_path
 from leakshield.evidence._merkle import TreeHead
 
@@ -148,7 +149,7 @@ def _item(item: Mapping[str, Any]) -> ItemView:
     files = [
         (
             _clip(entry.get("name")),
-            _size(entry.get("size")),
+            human_size(entry.get("size")),
             _clip(entry.get("media_type") or "unknown"),
             _clip(entry.get("sha256")),
         )
@@ -236,19 +237,6 @@ def _custody(records: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str, 
 def _clip(value: Any, limit: int = MAX_TEXT) -> str:
     text = "—" if value is None else str(value)
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters in all)"
-
-
-def _size(size: Any) -> str:
-    if not isinstance(size, int):
-        return "unknown"
-    if size < 1024:
-        return f"{size:,} bytes"
-    scaled, unit = size / 1024, "KiB"
-    for larger in ("MiB", "GiB", "TiB"):
-        if scaled < 1024:
-            break
-        scaled, unit = scaled / 1024, larger
-    return f"{size:,} bytes ({scaled:.1f} {unit})"
 
 
 def _utc(stamp: Any) -> str:

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from leakshield.errors import InputError
+from leakshield._files import atomic_output
 from leakshield.evidence._bundle_format import CHUNK, BundleLimits, is_compressed
 
 __all__ = ["atomic_zip", "put", "put_file"]
@@ -105,32 +103,5 @@ def atomic_zip(out: Path) -> Iterator[zipfile.ZipFile]:
     It is written to a temporary file beside ``out``, readable by its owner only (it holds
     intimate evidence), then renamed over ``out``.
     """
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    except OSError as exc:
-        raise InputError(f"cannot write {out}: {exc.strerror}. Check the folder exists.") from None
-    temporary = Path(name)
-    try:
-        with os.fdopen(fd, "w+b") as handle:
-            with zipfile.ZipFile(handle, "w", allowZip64=True) as archive:
-                yield archive
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(out)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise InputError(f"cannot write {out}: {exc.strerror}") from None
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    _sync_folder(out.parent)
-
-
-def _sync_folder(folder: Path) -> None:
-    # The rename is durable only once the folder itself is synced (POSIX; Windows cannot).
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    with atomic_output(out) as handle, zipfile.ZipFile(handle, "w", allowZip64=True) as archive:
+        yield archive

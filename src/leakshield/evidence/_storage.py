@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from leakshield._files import sync_folder as _sync_folder
 from leakshield.evidence._model import CaseBusyError, DamagedCaseError
 
 __all__ = ["CaseFiles"]
@@ -24,14 +25,6 @@ __all__ = ["CaseFiles"]
 _LENGTH = struct.Struct(">I")
 _MAX_RECORD = 16 << 20
 _TEMP = "tmp-"
-
-
-def _sync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class CaseFiles:

@@ -9,9 +9,7 @@ PDF renderer may fetch nothing but the ``data:`` pictures the report embeds.
 from __future__ import annotations
 
 import base64
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +19,8 @@ from typing import Any, Literal
 
 import jinja2
 
-from leakshield.errors import ConfigError, InputError
+from leakshield._files import atomic_output, human_size
+from leakshield.errors import ConfigError
 from leakshield.forensics._model import Analysis, Direction, Finding, FindingImage, Strength
 
 __all__ = ["render_html", "write_html", "write_pdf"]
@@ -119,12 +118,15 @@ def render_html(analysis: Analysis) -> str:
 
 def write_html(analysis: Analysis, path: Path) -> None:
     """Write the HTML report to ``path``, whole or not at all."""
-    _write_atomic(path, render_html(analysis).encode("utf-8"))
+    with atomic_output(path) as handle:
+        handle.write(render_html(analysis).encode("utf-8"))
 
 
 def write_pdf(analysis: Analysis, path: Path) -> None:
     """Write the report as PDF to ``path``, whole or not at all; needs the Pango library."""
-    _write_atomic(path, pdf_bytes(render_html(analysis)))
+    data = pdf_bytes(render_html(analysis))
+    with atomic_output(path) as handle:
+        handle.write(data)
 
 
 def pdf_bytes(html: str) -> bytes:
@@ -261,7 +263,7 @@ def _details(analysis: Analysis) -> list[tuple[str, str]]:
     subject = analysis.subject
     rows = [
         ("File", subject.path),
-        ("Size", _size(subject.size)),
+        ("Size", human_size(subject.size)),
         ("SHA-256", subject.sha256 or "unknown"),
         ("Format", subject.format or "not recognised"),
         ("Dimensions", _dimensions(subject.width, subject.height)),
@@ -275,19 +277,6 @@ def _details(analysis: Analysis) -> list[tuple[str, str]]:
         ("Tool", f"leakshield {analysis.tool_version}"),
     ]
     return rows
-
-
-def _size(size: int | None) -> str:
-    if size is None:
-        return "unknown"
-    if size < 1024:
-        return f"{size:,} bytes"
-    scaled, unit = size / 1024, "KiB"
-    for larger in ("MiB", "GiB", "TiB"):
-        if scaled < 1024:
-            break
-        scaled, unit = scaled / 1024, larger
-    return f"{size:,} bytes ({scaled:.1f} {unit})"
 
 
 def _dimensions(width: int | None, height: int | None) -> str:
@@ -304,25 +293,3 @@ def _utc(stamp: str) -> str:
     if moment.tzinfo is None:
         return f"{moment:%Y-%m-%d %H:%M:%S} (time zone not recorded)"
     return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    # Through a temporary file beside ``path``, renamed over it when complete, so a reader
-    # never sees half a report and a failure leaves no partial file behind.
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}. Check the folder exists.") from None
-    temporary = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise InputError(f"cannot write {path}: {exc.strerror}") from None
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
