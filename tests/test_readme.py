@@ -182,3 +182,31 @@ def test_evidence_examples_run(
     assert added["files"][0]["name"] == "leak.jpg" and added["pdq"]
     assert (tmp_path / "bundle.zip").is_file()
     assert "bundle.zip: intact" in results[3].stdout
+
+
+def test_notice_examples_run(
+    cli: Callable[..., CliResult], data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.evidence._cases import PASSPHRASE
+    from tests.notices._notice_cases import case_with_pages
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LEAKSHIELD_CASE_PASSPHRASE", PASSPHRASE.decode())
+    url = "https://x.com/someone/status/1234567890"
+    with case_with_pages(data_dir / "cases", tmp_path / "work", [url]) as case:
+        case_id = case.case_id
+    [block] = [b for b in code_blocks("Usage") if any("leakshield notice" in x for x in b)]
+    assert len(block) == 5
+    results = []
+    for line in block:
+        words = [case_id if w == "CASE" else w for w in shlex.split(line.split("#")[0])[1:]]
+        result = cli(*words, "--json")
+        assert result.exit_code == 0, f"{line}: {result.stderr}"
+        results.append(result.json_lines())
+    assert "x" in {row["platform_id"] for row in results[0]}
+    [drafted] = results[2]
+    assert drafted["ready"] is True and url in (tmp_path / "x.txt").read_text()
+    [marked] = results[3]
+    assert marked["state"] == "sent" and marked["deadline"]
+    [due] = results[4] or [None]
+    assert due is None  # sent just now: 48 hours left, outside the next 24

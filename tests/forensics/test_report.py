@@ -16,17 +16,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from leakshield._pdf import data_only_fetcher, pdf_bytes
 from leakshield.errors import ConfigError, InputError
 from leakshield.forensics import Analysis, Direction, Finding, FindingImage, Strength, SubjectInfo
 from leakshield.forensics._model import failed
-from leakshield.forensics._report import (
-    data_only_fetcher,
-    humanise,
-    pdf_bytes,
-    render_html,
-    write_html,
-    write_pdf,
-)
+from leakshield.forensics._report import humanise, render_html, write_html, write_pdf
 
 HEADINGS = [
     "What this file shows",

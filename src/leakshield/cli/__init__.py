@@ -13,6 +13,8 @@ from leakshield.cli import (  # noqa: F401  (registers commands)
     _hash,
     _identity,
     _lookup,
+    _notice,
+    _notice_track,
     _protect,
     _provenance,
     _serve,

@@ -142,6 +142,11 @@ class Settings(BaseSettings):
         description="Whether `case capture` may load pages on private, loopback or "
         "link-local addresses (off: a capture cannot reach into your network).",
     )
+    timezone: str | None = Field(
+        default=None,
+        description="The time zone (IANA name, e.g. Europe/London) in which `notice` shows "
+        "deadlines. None: the system's ($TZ, else /etc/localtime), else UTC.",
+    )
     detector_model: Path | None = Field(
         default=None,
         description="An ONNX model of a learned AI-image detector that `analyze` runs, with "

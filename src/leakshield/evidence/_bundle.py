@@ -236,7 +236,7 @@ def _proofs(tree: LogTree, heads: list[TreeHead]) -> dict[str, Any]:
 
 
 def _pdf(html: str) -> tuple[bytes | None, str | None]:
-    from leakshield.forensics._report import pdf_bytes
+    from leakshield._pdf import pdf_bytes
 
     try:
         return pdf_bytes(html), None

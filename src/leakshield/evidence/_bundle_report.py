@@ -37,6 +37,10 @@ ACTION_WORDS = {
     "capture-failed": "Web capture failed",
     "exported": "Bundle exported",
     "passphrase-changed": "Passphrase changed",
+    "notice-profile-set": "Requester details set",
+    "notice-drafted": "Removal request drafted",
+    "notice-updated": "Removal request updated",
+    "notice-rechecked": "Reported URL checked again",
 }
 # The report is read, not searched: past these the full data is in the bundle's JSON.
 MAX_TEXT = 2_000
@@ -203,7 +207,9 @@ def _event(record: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
     what = f"{item.get('id')}: {_label(item)}" if item else ""
     # The vault's storage ids of sealed files say nothing to a reader.
     details = {k: v for k, v in (record.get("details") or {}).items() if k != "objects"}
-    shown = "; ".join(f"{k}: {_clip(v, 300)}" for k, v in details.items())
+    shown = _notice_summary(action, details) or "; ".join(
+        f"{k}: {_clip(v, 300)}" for k, v in details.items()
+    )
     return (
         str(record.get("seq")),
         _utc(record.get("time")),
@@ -211,6 +217,28 @@ def _event(record: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
         _clip(ACTION_WORDS.get(action, action), 200),
         _clip(" — ".join(part for part in (what, shown) if part)),
     )
+
+
+def _notice_summary(action: str, details: Mapping[str, Any]) -> str | None:
+    """A removal request's record in a line (the full record is in the bundle's log)."""
+    if action == "notice-profile-set":
+        return "the requester's contact details (in log/records.jsonl)"
+    if action == "notice-drafted":
+        n = details.get("notice") or {}
+        ready = "ready" if n.get("ready") else "not ready"
+        urls = len(n.get("locations") or [])
+        return (
+            f"{n.get('notice_id')} to {n.get('platform_name')} under {n.get('regime_name')} "
+            f"({ready}; {urls} URL{'s' if urls != 1 else ''})"
+        )
+    if action == "notice-updated":
+        change = details.get("change") or {}
+        reference = f", reference {change.get('reference')}" if change.get("reference") else ""
+        return f"{details.get('notice')}: {change.get('state')} at {change.get('at')}{reference}"
+    if action == "notice-rechecked":
+        seen = details.get("observation") or {}
+        return f"{seen.get('url')}: {seen.get('outcome')} ({seen.get('reason')})"
+    return None
 
 
 def _custody(records: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str, str]]:
