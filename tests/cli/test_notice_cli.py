@@ -181,3 +181,41 @@ def test_wrong_passphrase_and_unknown_platform(
     monkeypatch.setenv(ENV, "not the passphrase")
     wrong = cli("notice", "list", case_id)
     assert wrong.exit_code == 4
+
+
+def test_recheck_then_plan_for_a_site_the_directory_does_not_know(
+    cli: Cli, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leakshield.errors import ConfigError
+    from leakshield.evidence import chromium_path
+    from tests.conftest import IN_CI
+    from tests.notices._notice_cases import add_page
+    from tests.notices._pages import Pages
+
+    try:
+        chromium_path(None)
+    except ConfigError as exc:
+        if IN_CI:
+            pytest.fail(f"CI=true: no Chromium for the recheck test: {exc}")
+        pytest.skip(f"no Chromium: {exc}")
+    monkeypatch.setenv(ENV, PASSPHRASE.decode())
+    with Pages() as site:
+        live, deleted = site.url("/post/live"), site.url("/post/deleted")
+        with case_with_pages(data_dir / "cases", tmp_path / "work", [live]) as case:
+            add_page(case, deleted, tmp_path / "work")
+            case_id = case.case_id
+        nothing = cli("notice", "recheck", case_id)
+        assert nothing.exit_code == 2 and "nothing to recheck" in nothing.stderr
+        cli("notice", "profile", case_id, "--name", "Jane Example", "--email", "j@example.org")
+        drafted = cli("notice", "draft", case_id, "--platform", "127.0.0.1", "--sign", "--json")
+        assert drafted.exit_code == 0, drafted.stderr
+        [notice] = drafted.json_lines()
+        assert notice["urls"] == [live, deleted] and notice["regime"] == "eu-dsa-16"
+        cli("notice", "mark", case_id, "1", "sent")
+        rechecked = cli("notice", "recheck", case_id, "--allow-private", "--json")
+        assert rechecked.exit_code == 0, rechecked.stderr
+        seen = {row["url"]: row["outcome"] for row in rechecked.json_lines()}
+        assert seen == {live: "still-there", deleted: "gone"}
+    [row] = [r for r in cli("notice", "plan", case_id, "--json").json_lines() if r["urls"]]
+    assert row["platform"] == "127.0.0.1" and row["platform_id"] is None
+    assert any("sent" in done for done in row["done"])  # type: ignore[union-attr]

@@ -276,3 +276,24 @@ NOT_URLS = [
 def test_a_url_that_is_not_one_is_refused_not_altered(url: str) -> None:
     with pytest.raises(UsageError):
         check_url(url)
+
+
+@pytest.mark.parametrize(
+    ("content", "form"),
+    [("synthetic", "9116649"), ("real", "6302812"), ("unknown", "6302812")],
+)
+def test_google_gets_the_form_for_real_or_for_faked_images(content: str, form: str) -> None:
+    from leakshield.notices._compose import choose_route
+
+    profile = dataclasses.replace(FULL_PROFILE, content=content)  # type: ignore[arg-type]
+    google = DIRECTORY.platform("google-search")
+    for regime in (None, "platform-policy"):
+        route = choose_route(google, DIRECTORY, profile, regime)
+        assert form in route.where
+
+
+def test_the_deadline_note_names_the_command_that_starts_the_clock() -> None:
+    draft = _draft("x", "us-take-it-down")
+    [note] = [w for w in draft.warnings if w.startswith("Deadline:")]
+    assert "48 hours" in note and "leakshield notice mark case notice-0002 sent" in note
+    assert not any(w.startswith("Deadline:") for w in _draft("x", "us-dmca").warnings)

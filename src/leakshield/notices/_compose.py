@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from leakshield.errors import UsageError
 from leakshield.notices._deadlines import deadline_of, show_time
-from leakshield.notices._draft import check_applies, draft_request, route_applies
+from leakshield.notices._draft import draft_request, route_applies
 from leakshield.notices._fields import Context
 from leakshield.notices._model import Draft, Location, Notice, NoticeNotFoundError, Profile
 from leakshield.notices._schema import PlatformEntry, Route
@@ -29,7 +29,13 @@ if TYPE_CHECKING:
     from leakshield.evidence import OpenCase
     from leakshield.notices._directory import Directory
 
-__all__ = ["applicable_routes", "choose_route", "draft_notice", "escalate_notice"]
+__all__ = [
+    "applicable_routes",
+    "choose_route",
+    "draft_notice",
+    "escalate_notice",
+    "site_platform",
+]
 
 
 def applicable_routes(
@@ -48,18 +54,20 @@ def choose_route(
     applies."""
     if regime_id is not None:
         regime = directory.regime(regime_id)
-        route = platform.route(regime.id)
-        if route is None:
-            offered = ", ".join(r.regime for r in platform.routes)
+        candidates = platform.routes_for(regime.id)
+        if not candidates:
+            offered = ", ".join(dict.fromkeys(r.regime for r in platform.routes))
             raise NoticeNotFoundError(
                 f"{platform.name} takes no request under {regime.id} here; its routes: {offered}"
             )
-        check_applies(route, regime, profile)
-        return route
+        reasons = [route_applies(route, regime, profile) for route in candidates]
+        if None in reasons:
+            return candidates[reasons.index(None)]
+        raise UsageError(str(reasons[0]))
     routes = applicable_routes(platform, directory, profile)
     if not routes:
         first = platform.routes[0]
-        check_applies(first, directory.regime(first.regime), profile)  # says why
+        raise UsageError(str(route_applies(first, directory.regime(first.regime), profile)))
     return routes[0]
 
 
@@ -166,6 +174,11 @@ def _platform(case: OpenCase, directory: Directory, name: str) -> PlatformEntry:
         }
         if host not in captured:
             raise
+    return site_platform(host)
+
+
+def site_platform(host: str) -> PlatformEntry:
+    """A site the directory does not list, taking the notices any host can be sent."""
     return PlatformEntry.model_validate(
         {
             "schema": 1,

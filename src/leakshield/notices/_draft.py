@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from leakshield.errors import UsageError
 from leakshield.notices._deadlines import utc_text
 from leakshield.notices._fields import FIELDS, Context, Lacking, fill_text
 from leakshield.notices._model import Draft, Missing, Profile, Section
 from leakshield.notices._schema import PlatformEntry, RegimeEntry, Route
 
-__all__ = ["check_applies", "draft_request", "route_applies"]
+__all__ = ["draft_request", "route_applies"]
 
 
 def route_applies(route: Route, regime: RegimeEntry, profile: Profile) -> str | None:
@@ -39,6 +38,9 @@ def route_applies(route: Route, regime: RegimeEntry, profile: Profile) -> str | 
                 f"{route.name} is for images taken under 18 (say so with `leakshield notice "
                 "profile CASE --minor`); adults can use StopNCII (--platform stopncii)"
             )
+    if route.content != "any" and profile.content not in ("unknown", route.content):
+        kind = "real images" if route.content == "real" else "AI-made or faked images"
+        return f"{route.name} is for {kind}; the case says the content is {profile.content}"
     if regime.countries and profile.country not in regime.countries and not profile.link:
         where = ", ".join(regime.countries)
         return (
@@ -46,14 +48,6 @@ def route_applies(route: Route, regime: RegimeEntry, profile: Profile) -> str | 
             f"--country {regime.countries[0]}`, or --link if the poster or host is there)"
         )
     return None
-
-
-def check_applies(route: Route, regime: RegimeEntry, profile: Profile) -> None:
-    """Refuse a draft under a regime that does not apply (DMCA without the copyright, a
-    hash program for the wrong age, a country's scheme without a link to it)."""
-    reason = route_applies(route, regime, profile)
-    if reason:
-        raise UsageError(reason)
 
 
 def draft_request(
@@ -102,7 +96,7 @@ def draft_request(
         sections=tuple(sections),
         ready=not missing,
         missing=tuple(missing),
-        warnings=_warnings(route, regime, context),
+        warnings=_warnings(route, regime, context, f"leakshield notice mark {case_id} {notice_id}"),
         locations=context.locations,
         drafted_at=utc_text(context.drafted_at),
         to_email=route.email,
@@ -134,7 +128,7 @@ def _uses(regime: RegimeEntry, field_id: str) -> bool:
     return any(field_id in e.fields for e in regime.elements)
 
 
-def _warnings(route: Route, regime: RegimeEntry, context: Context) -> tuple[str, ...]:
+def _warnings(route: Route, regime: RegimeEntry, context: Context, mark: str) -> tuple[str, ...]:
     """What the requester should know before sending; never part of the request."""
     found = [fill_text(w, context) for w in regime.warnings]
     if route.note:
@@ -148,13 +142,12 @@ def _warnings(route: Route, regime: RegimeEntry, context: Context) -> tuple[str,
             "which hashes the images on your device. Never download, keep or send the "
             "images themselves; give platforms the URLs only."
         )
-    if regime.deadline_hours or route.deadline_hours:
-        hours = route.deadline_hours or regime.deadline_hours
-        starts = "you send it" if regime.deadline_from == "sent" else "it is acknowledged"
+    hours = route.deadline_hours or regime.deadline_hours
+    if hours:
+        note = f" {' '.join(regime.deadline_note.split())}" if regime.deadline_note else ""
         found.append(
-            f"{regime.deadline_who or 'The platform'} must act within {hours} hours of the "
-            f"time {starts}: record that with `leakshield notice mark CASE NOTICE "
-            f"{regime.deadline_from}` so that `leakshield notice due` can track it."
+            f"Deadline: {hours} hours.{note} Record when you send it (`{mark} sent`) and "
+            "each answer, so that `leakshield notice due` can track it."
         )
     return tuple(found)
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from leakshield.notices._compose import applicable_routes
+from leakshield.notices._compose import applicable_routes, site_platform
 from leakshield.notices._deadlines import deadline_of, describe_left, parse_utc
 from leakshield.notices._model import Location, Notice
 from leakshield.notices._schema import PlatformEntry
@@ -72,17 +72,8 @@ def make_plan(
         urls = _urls_for(platform, locations)
         rows.append(_row(platform, urls, known, directory, now, has_files))
     for host, urls in _unknown_hosts(locations).items():
-        rows.append(
-            PlanRow(
-                host,
-                None,
-                urls,
-                (),
-                (),
-                "not in the directory: find the site's abuse contact (or its host's), "
-                f"then: leakshield notice draft CASE --platform {host}",
-            )
-        )
+        site = site_platform(host)
+        rows.append(_row(site, urls, known, directory, now, has_files, unknown=True))
     return rows
 
 
@@ -93,17 +84,19 @@ def _row(
     directory: Directory,
     now: datetime,
     has_files: bool,
+    *,
+    unknown: bool = False,
 ) -> PlanRow:
     routes = applicable_routes(platform, directory, known.profile)
     notices = [n for n in known.notices if n.draft.platform_id == platform.id]
     done = tuple(_done(n, now) for n in notices)
     return PlanRow(
         platform.name,
-        platform.id,
+        None if unknown else platform.id,
         urls,
         tuple(f"{r.regime}: {r.name}" for r in routes),
         done,
-        _next(platform, routes, notices, urls, known, now, has_files),
+        _next(platform, routes, notices, urls, known, now, has_files, unknown),
     )
 
 
@@ -115,10 +108,16 @@ def _next(
     known: CaseNotices,
     now: datetime,
     has_files: bool,
+    unknown: bool,
 ) -> str:
     draft_command = f"leakshield notice draft CASE --platform {platform.id}"
     if not routes:
         return "no route applies to this case"
+    if not notices and unknown:
+        return (
+            "not in the directory: find the site's abuse contact (or its host's), then: "
+            f"leakshield notice draft CASE --platform {platform.name}"
+        )
     if not notices:
         if platform.kind == "regulator":
             return f"if a platform does not act, complain: {draft_command}"

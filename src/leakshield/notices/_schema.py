@@ -136,7 +136,12 @@ class RegimeEntry(_Entry):
 
     @model_validator(mode="after")
     def _texts(self) -> RegimeEntry:
-        texts = {"opening": self.opening, "explanation": self.explanation or ""}
+        texts = {
+            "subject": self.subject,
+            "opening": self.opening,
+            "explanation": self.explanation or "",
+        }
+        texts.update({f"warnings.{n}": w for n, w in enumerate(self.warnings)})
         for element in self.elements:
             if "statement" in element.fields and not element.statement:
                 raise ValueError(f"element {element.id!r} uses the field 'statement' but has none")
@@ -169,6 +174,7 @@ class Route(_Entry):
     deadline_hours: int | None = Field(default=None, ge=1, le=24 * 365)  # the platform's own
     words: tuple[Line, ...] = ()
     audience: Audience = "any"
+    content: Literal["any", "real", "synthetic"] = "any"  # a form for real or fake images
     note: Text | None = None
     source: HttpUrl
 
@@ -211,7 +217,12 @@ class PlatformEntry(_Entry):
         return value
 
     def route(self, regime_id: str) -> Route | None:
-        return next((r for r in self.routes if r.regime == regime_id), None)
+        """The platform's first route under ``regime_id``."""
+        return next(iter(self.routes_for(regime_id)), None)
+
+    def routes_for(self, regime_id: str) -> list[Route]:
+        """Every route of the platform under ``regime_id``, in its order."""
+        return [r for r in self.routes if r.regime == regime_id]
 
 
 def matches_domain(host: str, domain: str) -> bool:
