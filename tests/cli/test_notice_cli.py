@@ -219,3 +219,31 @@ def test_recheck_then_plan_for_a_site_the_directory_does_not_know(
     [row] = [r for r in cli("notice", "plan", case_id, "--json").json_lines() if r["urls"]]
     assert row["platform"] == "127.0.0.1" and row["platform_id"] is None
     assert any("sent" in done for done in row["done"])  # type: ignore[union-attr]
+
+
+def test_due_skips_a_case_under_another_passphrase_and_needs_none_without_cases(
+    cli: Cli, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leakshield.evidence import KdfParams, Vault
+
+    monkeypatch.delenv(ENV, raising=False)
+    empty = cli("notice", "due")
+    assert empty.exit_code == 0 and "no cases" in empty.stdout
+    monkeypatch.setenv(ENV, PASSPHRASE.decode())
+    with case_with_pages(data_dir / "cases", tmp_path / "work", [X_URL]) as case:
+        case_id = case.case_id
+    other = Vault(data_dir / "cases").create(
+        "other", b"another passphrase", kdf=KdfParams(b"0123456789abcdef", n=1 << 12)
+    )
+    other.close()
+    cli("notice", "profile", case_id, "--name", "Jane Example", "--email", "j@example.org")
+    cli("notice", "draft", case_id, "--platform", "x", "--sign")
+    sent = (datetime.now(UTC) - timedelta(hours=30)).isoformat()
+    assert cli("notice", "mark", case_id, "1", "sent", "--at", sent).exit_code == 0
+    due = cli("notice", "due", "--json")
+    assert due.exit_code == 0, due.stderr
+    [soon] = due.json_lines()
+    assert soon["overdue"] is False and soon["case"] == case_id
+    assert f"case {other.case_id}: skipped" in due.stderr
+    quiet = cli("notice", "due", "--within", "1")
+    assert "nothing overdue" in quiet.stdout

@@ -186,3 +186,17 @@ def test_pdf_reports_are_checked_and_a_missing_pango_is_explained(
     assert lines["pdf reports"]["status"] == "missing"
     assert "apt install libpango" in lines["pdf reports"]["fix"]
     assert result.exit_code == 0  # optional: HTML reports still work
+
+
+def test_notice_data_is_checked_and_a_bad_correction_named(cli: Cli, data_dir: Path) -> None:
+    lines = {line["check"]: line for line in cli("doctor", "--json").json_lines()}
+    assert lines["notice data"]["status"] == "ok"
+    assert "regimes" in lines["notice data"]["detail"]
+    folder = data_dir / "notices" / "regimes"
+    folder.mkdir(parents=True)
+    (folder / "us-dmca.toml").write_text('schema = 1\nid = "us-dmca"\nname = [1]\n')
+    result = cli("doctor", "--json")
+    lines = {line["check"]: line for line in result.json_lines()}
+    assert lines["notice data"]["status"] == "error"
+    assert "us-dmca.toml" in lines["notice data"]["detail"]
+    assert result.exit_code == 4

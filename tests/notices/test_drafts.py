@@ -47,6 +47,7 @@ ROUTES = [
     ("x", "us-dmca"),
     ("x", "eu-dsa-16"),
     ("x", "platform-policy"),
+    ("x", "uk-osa"),
     ("esafety", "au-esafety"),
     ("ftc", "us-ftc-complaint"),
     ("stopncii", "hash-program"),

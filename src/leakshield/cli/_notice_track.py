@@ -121,7 +121,7 @@ def due_command(
 ) -> None:
     """What is overdue, and what falls due soon: every sent request whose platform has
     not acted by the regime's deadline, and the next step (escalate, recheck)."""
-    from leakshield.evidence import PassphraseError, Vault
+    from leakshield.evidence import CaseBusyError, DamagedCaseError, PassphraseError, Vault
     from leakshield.notices import describe_left, due, read_case, show_time
 
     if not 0 <= within <= 24 * 365:
@@ -131,6 +131,9 @@ def due_command(
     zone, now = _zone(settings, tz), utc_now()
     vault = Vault(settings.data_dir / "cases")
     wanted = cases or [s.id for s in vault.summaries()]
+    if not wanted:
+        state.output.result({}, "no cases yet (`leakshield case new TITLE`)")
+        return
     passphrase = _passphrase(passphrase_file)
     stderr = Console(stderr=True, highlight=False)
     table = Table("case", "notice", "platform", "regime", "state", "deadline", "", "next")
@@ -142,6 +145,11 @@ def due_command(
             if cases:
                 raise
             stderr.print(f"case {reference}: skipped (it has another passphrase)")
+            continue
+        except (CaseBusyError, DamagedCaseError) as exc:
+            if cases:
+                raise
+            stderr.print(f"case {reference}: skipped ({escape(exc.message)})")
             continue
         with opened:
             notices = read_case(opened).notices

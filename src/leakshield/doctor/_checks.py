@@ -201,3 +201,31 @@ class PdfReportCheck(Check):
                 "install Pango: apt install libpango-1.0-0 libpangoft2-1.0-0",
             )
         return self.result(CheckStatus.OK, f"WeasyPrint {version}")
+
+
+@register
+class NoticeDataCheck(Check):
+    """The regimes and platforms `notice` drafts from load, your corrections included."""
+
+    name = "notice data"
+    required = True
+
+    def run(self, settings: Settings) -> CheckResult:
+        from datetime import date
+
+        from leakshield.notices import Directory
+
+        overrides = settings.data_dir / "notices"
+        try:
+            directory = Directory.load(overrides if overrides.is_dir() else None)
+        except LeakshieldError as exc:
+            return self.result(
+                CheckStatus.ERROR,
+                exc.message,
+                "correct the file it names (see docs/notices-data.md), or remove it",
+            )
+        detail = f"{len(directory.regimes)} regimes, {len(directory.platforms)} platforms"
+        stale = directory.stale(date.today())
+        if stale:
+            detail += f"; checked over a year ago: {', '.join(stale)}"
+        return self.result(CheckStatus.OK, detail)
