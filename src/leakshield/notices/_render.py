@@ -43,7 +43,13 @@ FORMATS: tuple[Format, ...] = get_args(Format)
 SUFFIXES: dict[str, Format] = {".txt": "text", ".eml": "eml", ".pdf": "pdf"}
 
 _TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("leakshield.notices", "templates"),
+    # The forensics loader second: a notice builds on the reports' stylesheet (report.css).
+    loader=jinja2.ChoiceLoader(
+        [
+            jinja2.PackageLoader("leakshield.notices", "templates"),
+            jinja2.PackageLoader("leakshield.forensics", "templates"),
+        ]
+    ),
     autoescape=True,  # the template is .html.j2, which select_autoescape would not match
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -68,6 +69,23 @@ Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Audience = Literal["any", "adult", "minor"]
 
 
+def _known_fields(value: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [f for f in value if f not in FIELD_IDS]
+    if unknown:
+        raise ValueError(f"unknown field {unknown[0]!r}; known: {', '.join(FIELD_IDS)}")
+    return value
+
+
+def _supported(value: int) -> int:
+    if value != SCHEMA_VERSION:
+        raise ValueError(f"schema {value} is not supported; this version reads schema 1")
+    return value
+
+
+FieldIds = Annotated[tuple[str, ...], AfterValidator(_known_fields)]
+SchemaVersion = Annotated[int, AfterValidator(_supported)]
+
+
 class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -78,23 +96,15 @@ class Element(_Entry):
     id: Id
     text: Text  # the element as the law or the platform words it
     cite: Line | None = None  # e.g. "223a(a)(1)(B)(i)"
-    fields: tuple[str, ...] = Field(min_length=1)
+    fields: FieldIds = Field(min_length=1)
     statement: Text | None = None  # the words of a statement the requester affirms
-
-    @field_validator("fields")
-    @classmethod
-    def _known_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [f for f in value if f not in FIELD_IDS]
-        if unknown:
-            raise ValueError(f"unknown field {unknown[0]!r}; known: {', '.join(FIELD_IDS)}")
-        return value
 
 
 class RegimeEntry(_Entry):
     """A legal regime (or a platform's own policy, or a complaint to a regulator): what a
     request under it must contain, the deadline it sets and the words it uses."""
 
-    schema_: int = Field(alias="schema")
+    schema_: SchemaVersion = Field(alias="schema")
     id: Id
     name: Line
     kind: Literal["removal", "copyright", "policy", "complaint", "escalation", "hash-program"]
@@ -118,13 +128,6 @@ class RegimeEntry(_Entry):
     requires_copyright: bool = False
     audience: Audience = "any"
     countries: tuple[Country, ...] = ()  # a link to one of these is needed; empty: any
-
-    @field_validator("schema_")
-    @classmethod
-    def _schema(cls, value: int) -> int:
-        if value != SCHEMA_VERSION:
-            raise ValueError(f"schema {value} is not supported; this version reads schema 1")
-        return value
 
     @field_validator("elements")
     @classmethod
@@ -170,7 +173,7 @@ class Route(_Entry):
     where: HttpUrl  # the form, portal or help page
     how: Text  # the steps, in the platform's words
     email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")] | None = None
-    asks_for: tuple[str, ...] = ()  # the fields the form asks for, in its order
+    asks_for: FieldIds = ()  # the fields the form asks for, in its order
     deadline_hours: int | None = Field(default=None, ge=1, le=24 * 365)  # the platform's own
     words: tuple[Line, ...] = ()
     audience: Audience = "any"
@@ -178,19 +181,11 @@ class Route(_Entry):
     note: Text | None = None
     source: HttpUrl
 
-    @field_validator("asks_for")
-    @classmethod
-    def _known_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [f for f in value if f not in FIELD_IDS]
-        if unknown:
-            raise ValueError(f"unknown field {unknown[0]!r}; known: {', '.join(FIELD_IDS)}")
-        return value
-
 
 class PlatformEntry(_Entry):
     """A platform, search engine, hash program or regulator, and the routes it takes."""
 
-    schema_: int = Field(alias="schema")
+    schema_: SchemaVersion = Field(alias="schema")
     id: Id
     name: Line
     kind: Literal["platform", "search-engine", "hash-program", "regulator"]
@@ -201,13 +196,6 @@ class PlatformEntry(_Entry):
     removed_markers: tuple[Line, ...] = ()  # page text that says the content is gone
     login_markers: tuple[Line, ...] = ()  # page text that says a login hides the page
     notes: Text | None = None
-
-    @field_validator("schema_")
-    @classmethod
-    def _schema(cls, value: int) -> int:
-        if value != SCHEMA_VERSION:
-            raise ValueError(f"schema {value} is not supported; this version reads schema 1")
-        return value
 
     @field_validator("domains")
     @classmethod
