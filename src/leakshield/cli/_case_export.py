@@ -20,6 +20,20 @@ from leakshield.cli._case import (
 from leakshield.cli._root import CliState, DataDirOption, JsonOption
 from leakshield.errors import ExitCode, UsageError
 
+AllowPrivateOption = Annotated[
+    bool,
+    typer.Option("--allow-private", help="Allow private, loopback and link-local addresses."),
+]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait for each page (at most 600).")
+]
+
+
+def check_timeout(timeout: float) -> None:
+    """Refuse a page timeout that is not a number of seconds above 0 and at most 600."""
+    if not 0 < timeout <= 600:
+        raise UsageError("--timeout is a number of seconds above 0 and at most 600")
+
 
 @case_app.command("capture")
 def capture_command(
@@ -34,13 +48,8 @@ def capture_command(
             "intimate content is not pulled by default).",
         ),
     ] = False,
-    allow_private: Annotated[
-        bool,
-        typer.Option("--allow-private", help="Allow private, loopback and link-local addresses."),
-    ] = False,
-    timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds to wait for the page.")
-    ] = 30.0,
+    allow_private: AllowPrivateOption = False,
+    timeout: TimeoutOption = 30.0,
     passphrase_file: PassphraseOption = None,
     actor: ActorOption = None,
     data_dir: DataDirOption = None,
@@ -53,8 +62,7 @@ def capture_command(
     """
     from leakshield.evidence import CaptureOptions, add_capture, capture, chromium_path
 
-    if not 0 < timeout <= 600:
-        raise UsageError("--timeout is a number of seconds above 0 and at most 600")
+    check_timeout(timeout)
     state = CliState.of(ctx, data_dir=data_dir, json=json)
     stderr = Console(stderr=True, highlight=False)
     with opened_case(state, case, passphrase_file) as (settings, opened):

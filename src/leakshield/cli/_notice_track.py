@@ -18,6 +18,7 @@ from leakshield.cli._case import (
     _passphrase,
     opened_case,
 )
+from leakshield.cli._case_export import AllowPrivateOption, TimeoutOption, check_timeout
 from leakshield.cli._notice import NoticeArgument, notice_app, notice_directory, utc_now
 from leakshield.cli._root import CliState, DataDirOption, JsonOption
 from leakshield.errors import UsageError
@@ -193,13 +194,8 @@ def recheck_command(
         list[str] | None,
         typer.Option("--notice", help="Only this notice's URLs (default: every sent one)."),
     ] = None,
-    allow_private: Annotated[
-        bool,
-        typer.Option("--allow-private", help="Allow private, loopback and link-local addresses."),
-    ] = False,
-    timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds to wait for each page.")
-    ] = 30.0,
+    allow_private: AllowPrivateOption = False,
+    timeout: TimeoutOption = 30.0,
     passphrase_file: PassphraseOption = None,
     actor: ActorOption = None,
     data_dir: DataDirOption = None,
@@ -211,8 +207,7 @@ def recheck_command(
     from leakshield.evidence import CaptureOptions, chromium_path
     from leakshield.notices import read_case, recheck
 
-    if not 0 < timeout <= 600:
-        raise UsageError("--timeout is a number of seconds above 0 and at most 600")
+    check_timeout(timeout)
     state = CliState.of(ctx, data_dir=data_dir, json=json)
     stderr = Console(stderr=True, highlight=False)
     with opened_case(state, case, passphrase_file) as (settings, opened):

@@ -6,7 +6,6 @@ from leakshield.notices._compose import (
     applicable_routes,
     draft_notice,
     escalate_notice,
-    stored_draft,
 )
 from leakshield.notices._deadlines import (
     Due,
@@ -102,7 +101,6 @@ __all__ = [
     "render_text",
     "set_profile",
     "show_time",
-    "stored_draft",
     "utc_text",
     "write_draft",
     "zone_named",

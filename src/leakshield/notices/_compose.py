@@ -8,13 +8,12 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from leakshield.errors import UsageError
-from leakshield.notices._deadlines import deadline_of, show_time
+from leakshield.notices._deadlines import UTC_ZONE, deadline_of, show_time
 from leakshield.notices._draft import draft_request, route_applies
 from leakshield.notices._fields import Context
-from leakshield.notices._model import Draft, Location, Notice, NoticeNotFoundError, Profile
+from leakshield.notices._model import Location, Notice, NoticeNotFoundError, Profile
 from leakshield.notices._schema import PlatformEntry, Route
 from leakshield.notices._tracking import (
     CaseNotices,
@@ -194,7 +193,6 @@ def site_platform(host: str) -> PlatformEntry:
     )
 
 
-UTC_ZONE = ZoneInfo("UTC")
 _SITE_REGIMES = ("eu-dsa-16", "platform-policy")
 _DOMAIN = re.compile(r"([a-z0-9-]{1,63}\.)+[a-z]{2,63}")
 
@@ -281,8 +279,3 @@ def _context(
         drafted_at=now,
         earlier=earlier,
     )
-
-
-def stored_draft(case: OpenCase, reference: str) -> Draft:
-    """The draft of notice ``reference``, as recorded."""
-    return read_case(case).notice(reference).draft

@@ -20,6 +20,7 @@ from leakshield.errors import InputError, UsageError
 from leakshield.notices._model import Notice
 
 __all__ = [
+    "UTC_ZONE",
     "Due",
     "deadline_of",
     "describe_left",
@@ -30,6 +31,8 @@ __all__ = [
     "utc_text",
     "zone_named",
 ]
+
+UTC_ZONE = ZoneInfo("UTC")
 
 # Where the system's own zone is found when neither a name nor $TZ gives one.
 _LOCALTIME = Path("/etc/localtime")
@@ -78,7 +81,7 @@ def zone_named(name: str | None) -> ZoneInfo:
         return _load_zone(
             from_env, f"the TZ environment variable is {from_env!r}, which is not a time zone name"
         )
-    return _system_zone() or ZoneInfo("UTC")
+    return _system_zone() or UTC_ZONE
 
 
 def parse_when(text: str, zone: ZoneInfo, *, now: datetime) -> datetime:

@@ -8,7 +8,6 @@ image or a local path, and of the requester's details only what the regime requi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from leakshield.notices._deadlines import utc_text
 from leakshield.notices._fields import FIELDS, Context, Lacking, fill_text
@@ -150,10 +149,3 @@ def _warnings(route: Route, regime: RegimeEntry, context: Context, mark: str) ->
             "each answer, so that `leakshield notice due` can track it."
         )
     return tuple(found)
-
-
-def drafted_now() -> datetime:
-    """The time a draft is made (a seam for tests)."""
-    from datetime import UTC
-
-    return datetime.now(UTC).replace(microsecond=0)

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from leakshield.notices._deadlines import deadline_of, parse_utc, show_time
+from leakshield.notices._deadlines import UTC_ZONE, deadline_of, parse_utc, show_time
 from leakshield.notices._model import ContentHash, Location, Notice, Profile
 from leakshield.notices._schema import FIELD_IDS, Element, PlatformEntry, RegimeEntry
 
@@ -37,7 +36,6 @@ class Context:
     drafted_at: datetime
     earlier: tuple[Notice, ...] = ()  # requests already sent about the same URLs
     escalated: Notice | None = None
-    escalated_platform: str | None = None  # the escalated notice's platform, by name
 
 
 class Lacking(Exception):
@@ -92,10 +90,10 @@ def _escalated_notice(context: Context, element: Element) -> str:
     notice = context.escalated
     if notice is None or notice.entered("sent") is None:
         raise Lacking("no sent request to escalate: `leakshield notice escalate CASE NOTICE`")
-    sent = show_time(parse_utc(notice.entered("sent") or ""), _UTC)
+    sent = show_time(parse_utc(notice.entered("sent") or ""), UTC_ZONE)
     draft = notice.draft
     lines = [
-        f"On {sent} I sent {context.escalated_platform or draft.platform_name} a request "
+        f"On {sent} I sent {draft.platform_name} a request "
         f"under {draft.regime_name} (leakshield notice {notice.id})."
     ]
     reference = next((c.reference for c in notice.history if c.reference), None)
@@ -103,13 +101,15 @@ def _escalated_notice(context: Context, element: Element) -> str:
         lines.append(f"Its reference: {reference}.")
     deadline = deadline_of(notice)
     if deadline is not None:
-        due = show_time(deadline, _UTC)
+        due = show_time(deadline, UTC_ZONE)
         lines.append(
             f"It had to act within {draft.deadline_hours} hours, by {due}. As of "
-            f"{show_time(context.drafted_at, _UTC)} the request's state is: {notice.state}."
+            f"{show_time(context.drafted_at, UTC_ZONE)} the request's state is: {notice.state}."
         )
     else:
-        lines.append(f"As of {show_time(context.drafted_at, _UTC)} its state is: {notice.state}.")
+        lines.append(
+            f"As of {show_time(context.drafted_at, UTC_ZONE)} its state is: {notice.state}."
+        )
     return "\n".join(lines)
 
 
@@ -130,7 +130,7 @@ def _identification(context: Context, element: Element) -> str:
     lines = []
     for n, loc in enumerate(context.locations, 1):
         if loc.captured_at:
-            seen = f"captured {show_time(parse_utc(loc.captured_at), _UTC)}"
+            seen = f"captured {show_time(parse_utc(loc.captured_at), UTC_ZONE)}"
             if loc.status is not None:
                 seen += f" (HTTP {loc.status})"
             if loc.screenshot_sha256:
@@ -190,7 +190,7 @@ def _earlier_reports(context: Context, element: Element) -> str:
     lines = []
     for notice in context.earlier:
         sent = notice.entered("sent")
-        when = show_time(parse_utc(sent), _UTC) if sent else "not yet sent"
+        when = show_time(parse_utc(sent), UTC_ZONE) if sent else "not yet sent"
         reference = next((c.reference for c in notice.history if c.reference), None)
         ref = f", reference {reference}" if reference else ""
         lines.append(
@@ -249,7 +249,6 @@ def _needed(value: str | None, what: str, option: str) -> str:
     return value
 
 
-_UTC = ZoneInfo("UTC")
 _COUNTRY_NAMES = {
     "AU": "Australia",
     "GB": "the United Kingdom",

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from leakshield.notices._compose import applicable_routes, site_platform
 from leakshield.notices._deadlines import deadline_of, describe_left, parse_utc
 from leakshield.notices._model import Location, Notice
-from leakshield.notices._schema import PlatformEntry
+from leakshield.notices._schema import PlatformEntry, Route
 from leakshield.notices._tracking import CaseNotices
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def _row(
 
 def _next(
     platform: PlatformEntry,
-    routes: list[Any],
+    routes: list[Route],
     notices: list[Notice],
     urls: tuple[str, ...],
     known: CaseNotices,
